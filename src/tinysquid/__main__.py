@@ -1,0 +1,5 @@
+"""`python -m tinysquid` runs the command-line interface."""
+
+from tinysquid.cli import main
+
+main()

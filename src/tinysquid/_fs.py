@@ -1,0 +1,63 @@
+"""Atomic output: write a set of files into a directory all at once, or not at all."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinysquid.diagnostics import InputError
+from tinysquid.diagnostics.model import make
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFile:
+    """One file to write: its content and POSIX mode (secrets get 0o600)."""
+
+    content: str | bytes
+    mode: int = 0o644
+
+
+def write_dir_atomically(files: Mapping[str, OutputFile], out_dir: Path, *, force: bool = False) -> None:
+    """Write ``files`` (relative names) into ``out_dir``: everything appears at once, or nothing.
+
+    The files are written to a temporary sibling directory which is then renamed into place. An
+    existing non-empty ``out_dir`` is refused unless ``force``; with ``force`` it is replaced whole.
+
+    Raises:
+        InputError: ``out_dir`` exists, is not empty and ``force`` is false (TS003), or is a file.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise InputError(make("TS003", f"{out_dir} exists and is not a directory", source="output",
+                                  subject=str(out_dir)))
+        if any(out_dir.iterdir()) and not force:
+            raise InputError(make("TS003", f"{out_dir} exists and is not empty; pass --force to replace it",
+                                  source="output", subject=str(out_dir)))
+    parent = out_dir.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+    try:
+        for name, spec in files.items():
+            target = tmp / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = spec.content.encode("utf-8") if isinstance(spec.content, str) else spec.content
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, spec.mode)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(target, spec.mode)
+        os.chmod(tmp, 0o755)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=parent))
+            os.rename(out_dir, old / "d")
+            os.rename(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

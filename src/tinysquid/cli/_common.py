@@ -1,0 +1,35 @@
+"""Shared CLI plumbing: the stderr console, error → exit-code handling, common option types."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from tinysquid.diagnostics import ExitCode, InputError
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def run_command() -> Iterator[None]:
+    """Turn bad input into one ``file:line:col: message`` line on stderr and exit 2, never a traceback."""
+    try:
+        yield
+    except InputError as exc:
+        err_console.print(f"[red]error:[/] {escape(exc.diagnostic.human())}")
+        if exc.diagnostic.hint:
+            err_console.print(f"[dim]hint: {escape(exc.diagnostic.hint)}[/]")
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
+    except KeyboardInterrupt:
+        err_console.print("[red]interrupted[/]")
+        raise typer.Exit(130) from None
+
+
+def not_implemented(command: str, issue: int) -> None:
+    """Placeholder for a command whose issue has not landed yet: say so, exit 2."""
+    err_console.print(f"[yellow]tinysquid {command}: not implemented yet (issue #{issue})[/]")
+    raise typer.Exit(ExitCode.BAD_INPUT)

@@ -1,0 +1,143 @@
+"""The convert pipeline: tinyproxy.conf → Policy → passes → squid.conf + Helm values + report.
+
+``convert_file`` is pure (reads inputs, returns files and a Report, prints nothing);
+``write_outputs`` writes them atomically. The CLI is a thin shell over these two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from tinysquid import __version__
+from tinysquid._fs import OutputFile, write_dir_atomically
+from tinysquid.diagnostics import Report
+from tinysquid.policy import ir
+
+
+class SquidVersion(StrEnum):
+    """Target squid major version (5 = Debian 12's 5.7, 6 = the chart image's 6.13)."""
+
+    V5 = "5"
+    V6 = "6"
+
+
+class ChartVersion(StrEnum):
+    """Target version line of the younsl ``squid`` Helm chart."""
+
+    V0_9 = "0.9"
+    V0_7 = "0.7"
+
+
+class TinyproxyVersion(StrEnum):
+    """The tinyproxy grammar the input was written for."""
+
+    V1_8 = "1.8"
+    V1_10 = "1.10"
+    V1_11 = "1.11"
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertOptions:
+    """Everything that changes what ``convert`` produces.
+
+    ``root``: absolute paths in the config (Filter files) are looked up under this directory.
+    ``harden``: add the deliberate narrowing (metadata range, manager, fd cap), each reported.
+    ``tighten``: emit anchored versions of unanchored legacy patterns (marked approximated).
+    """
+
+    squid_version: SquidVersion = SquidVersion.V6
+    chart_version: ChartVersion = ChartVersion.V0_9
+    tinyproxy_version: TinyproxyVersion = TinyproxyVersion.V1_11
+    root: Path | None = None
+    harden: bool = True
+    tighten: bool = False
+
+
+@dataclass
+class ConvertResult:
+    """The files to write (relative name → content/mode), the Report, and the Policy they came from."""
+
+    files: dict[str, OutputFile] = field(default_factory=dict)
+    report: Report = field(default_factory=Report)
+    policy: ir.Policy | None = None
+
+
+def convert_file(path: Path, options: ConvertOptions | None = None) -> ConvertResult:
+    """Translate one tinyproxy.conf (and its filter file) into squid.conf, values.yaml and reports.
+
+    Raises:
+        InputError: the input is something tinyproxy itself would refuse, or cannot be read.
+    """
+    from tinysquid import tinyproxy
+    from tinysquid.helm import values as helm_values
+    from tinysquid.policy import passes
+    from tinysquid.squid import auth as squid_auth
+    from tinysquid.squid import render as squid_render
+
+    options = options or ConvertOptions()
+    result = ConvertResult()
+    report = result.report
+    policy = tinyproxy.read_policy(Path(path), version=options.tinyproxy_version, root=options.root,
+                                   report=report)
+    policy = passes.run_passes(policy, options, report)
+    squid_conf = squid_render.render_squid_conf(policy, squid_version=options.squid_version,
+                                                for_chart=False, report=report)
+    chart_conf = squid_render.render_squid_conf(policy, squid_version=options.squid_version,
+                                                for_chart=True, report=Report())
+    values = helm_values.render_values(policy, chart_conf, chart_version=options.chart_version,
+                                       report=report)
+    result.files["squid.conf"] = OutputFile(squid_conf)
+    result.files["values.yaml"] = OutputFile(helm_values.dump_values(values))
+    result.files.update(squid_auth.render_auth_files(policy, report=report))
+    settle_line_statuses(report)
+    result.policy = policy
+    result.files["report.json"] = OutputFile(render_report_json(report, path, options))
+    result.files["report.md"] = OutputFile(render_report_markdown(report, path))
+    return result
+
+
+def write_outputs(result: ConvertResult, out_dir: Path, *, force: bool = False) -> None:
+    """Write ``result.files`` into ``out_dir`` atomically (temp dir + rename)."""
+    write_dir_atomically(result.files, Path(out_dir), force=force)
+
+
+GENERATED_BY = f"tinysquid {__version__}"
+REPORT_SCHEMA_VERSION = 1
+
+
+def settle_line_statuses(report: Report) -> None:
+    """Leave one fidelity verdict per input line: drop a line's ``exact`` finding when any other
+    status finding names the same line (a back end found it inexact after the front end passed it)."""
+    from tinysquid.diagnostics.model import Status
+
+    inexact = {(d.span.path, d.span.line) for d in report.diagnostics
+               if d.span is not None and d.status not in (None, Status.EXACT)}
+    report.diagnostics[:] = [
+        d for d in report.diagnostics
+        if not (d.status is Status.EXACT and d.span is not None and (d.span.path, d.span.line) in inexact)
+    ]
+
+
+def render_report_json(report: Report, config_path: Path, options: ConvertOptions) -> str:
+    """``report.json``: schema_version, generator, input, options, summary, findings."""
+    from tinysquid.diagnostics import render
+
+    doc = render.to_document(
+        report,
+        schema_version=REPORT_SCHEMA_VERSION,
+        generated_by=GENERATED_BY,
+        input=str(config_path),
+        options={"squid_version": str(options.squid_version), "chart_version": str(options.chart_version),
+                 "tinyproxy_version": str(options.tinyproxy_version), "harden": options.harden,
+                 "tighten": options.tighten},
+    )
+    return render.dump_json(doc)
+
+
+def render_report_markdown(report: Report, config_path: Path) -> str:
+    """``report.md``: the same findings as a Markdown table for a PR or a ticket."""
+    from tinysquid.diagnostics import render
+
+    return render.to_markdown(report, title=f"Translation report for `{config_path}` ({GENERATED_BY})")

@@ -1,0 +1,20 @@
+"""TS0xx: reading input files (missing, unreadable, not text, bad command-line values)."""
+
+from tinysquid.diagnostics.codes._info import CodeInfo
+from tinysquid.diagnostics.model import Severity
+
+E = Severity.ERROR
+
+CODES = (
+    CodeInfo("TS001", "file-not-found", E, "An input file does not exist or cannot be read.",
+             "Nothing can be converted or checked without it.",
+             "Check the path; for a filter named by an absolute path on the old host, pass --root DIR."),
+    CodeInfo("TS002", "file-not-text", E, "An input file is not valid text (NUL byte or undecodable).",
+             "tinyproxy would not load it either.", "Pass the real configuration file."),
+    CodeInfo("TS003", "output-exists", E, "The output directory exists and is not empty.",
+             "tinysquid never overwrites earlier results silently.", "Pass --force, or choose an empty directory."),
+    CodeInfo("TS004", "bad-option", E, "A command-line value is not valid.",
+             "The command cannot run as asked.", "See --help for the accepted values."),
+    CodeInfo("TS005", "bad-document", E, "An input document (JSON/YAML report, dump) is malformed.",
+             "Its contents cannot be trusted.", "Regenerate it with the tinysquid command that produces it."),
+)

@@ -1,0 +1,111 @@
+"""Report rendering: a rich table for people (stderr), JSON/YAML for machines, Markdown for PRs.
+
+The only formatter of diagnostics; commands call it, never format findings themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import IO, Any
+
+from tinysquid.diagnostics.model import Severity, Status
+from tinysquid.diagnostics.report import Report
+
+
+class Format(StrEnum):
+    """Output formats for a report."""
+
+    TABLE = "table"
+    JSON = "json"
+    YAML = "yaml"
+    MARKDOWN = "markdown"
+
+
+_STATUS_STYLE = {
+    Status.EXACT: "green",
+    Status.APPROXIMATED: "yellow",
+    Status.UNSUPPORTED: "red",
+    Status.DROPPED_BY_TINYPROXY: "magenta",
+    Status.HARDENING: "cyan",
+    Status.LEGACY_HOLE: "bold red",
+}
+
+
+def to_document(report: Report, **header: Any) -> dict[str, Any]:
+    """The report as one JSON-ready document: the given header keys, a summary, the findings."""
+    doc: dict[str, Any] = dict(header)
+    doc["summary"] = {"total": len(report), "by_status": report.by_status(),
+                      "by_severity": report.by_severity()}
+    doc["findings"] = report.to_records()
+    return doc
+
+
+def dump_json(doc: Any) -> str:
+    """Stable, indented JSON with a trailing newline."""
+    return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def dump_yaml(doc: Any) -> str:
+    """Block-style YAML that keeps key order."""
+    import yaml
+
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def _md_cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: Report, *, title: str = "tinysquid report", include_exact: bool = True) -> str:
+    """A Markdown report: a summary table, then one row per finding (exact lines optional)."""
+    lines = [f"# {title}", "", "| status | count |", "| --- | ---: |"]
+    for status, count in report.by_status().items():
+        lines.append(f"| {status} | {count} |")
+    lines += ["", "| where | code | status | message | consequence | hint |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for d in report:
+        if not include_exact and d.status is Status.EXACT:
+            continue
+        lines.append(
+            f"| `{d.location()}` | {d.code} {d.name} | {d.status or d.severity} | {_md_cell(d.message)} "
+            f"| {_md_cell(d.consequence)} | {_md_cell(d.hint)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def print_summary(report: Report, console: Any, *, title: str = "translation report",
+                  show_exact: bool = False) -> None:
+    """Print a rich summary table and the non-exact findings to ``console`` (normally stderr)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    counts = report.by_status()
+    if any(counts.values()):
+        summary = Table(title=title, show_header=True, header_style="bold")
+        summary.add_column("status")
+        summary.add_column("lines", justify="right")
+        for status in Status:
+            summary.add_row(f"[{_STATUS_STYLE[status]}]{status}[/]", str(counts[str(status)]))
+        console.print(summary)
+    rows = [d for d in report if show_exact or d.status is not Status.EXACT]
+    if not rows:
+        return
+    table = Table(show_header=True, header_style="bold", expand=False)
+    table.add_column("where", no_wrap=True)
+    table.add_column("code", no_wrap=True)
+    table.add_column("status")
+    table.add_column("finding")
+    for d in rows:
+        style = _STATUS_STYLE.get(d.status, "red" if d.severity is Severity.ERROR else "")  # type: ignore[arg-type]
+        label = str(d.status or d.severity)
+        text = escape(d.message) + (f"\n[dim]→ {escape(d.consequence)}[/]" if d.consequence else "") + (
+            f"\n[dim]hint: {escape(d.hint)}[/]" if d.hint else "")
+        table.add_row(escape(d.location()), d.code, f"[{style}]{label}[/]" if style else label, text)
+    console.print(table)
+
+
+def write_human(report: Report, stream: IO[str]) -> None:
+    """Plain linter-style lines (``file:line:col: CODE severity: message [name]``), one per finding."""
+    for d in report:
+        stream.write(d.human() + "\n")

@@ -1,0 +1,82 @@
+"""Report: an ordered collection of Diagnostics with counts, records and the exit-code decision."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from tinysquid.diagnostics.model import Diagnostic, Severity, Status
+
+
+class ExitCode(IntEnum):
+    """Exit codes shared by every command (each command's --help lists the ones it uses)."""
+
+    OK = 0
+    FINDINGS = 1
+    BAD_INPUT = 2
+    WIDENED = 3
+    INCOMPLETE = 4
+    PARTIAL = 5
+
+
+def _sort_key(d: Diagnostic) -> tuple[Any, ...]:
+    if d.span is not None:
+        return (0, d.span.path, d.span.line, d.span.col, d.code)
+    return (1, d.subject or "", 0, 0, d.code)
+
+
+@dataclass
+class Report:
+    """Findings of one command run. Stages add to it; only ``exit_code`` decides the outcome."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        """Record one finding."""
+        self.diagnostics.append(diagnostic)
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        """Record several findings."""
+        self.diagnostics.extend(diagnostics)
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        return iter(sorted(self.diagnostics, key=_sort_key))
+
+    def __len__(self) -> int:
+        return len(self.diagnostics)
+
+    def by_status(self) -> dict[str, int]:
+        """Counts per convert status, every status present (zeros included), in a stable order."""
+        counts = Counter(str(d.status) for d in self.diagnostics if d.status is not None)
+        return {str(s): counts.get(str(s), 0) for s in Status}
+
+    def by_severity(self) -> dict[str, int]:
+        """Counts per severity, every severity present."""
+        counts = Counter(str(d.severity) for d in self.diagnostics)
+        return {str(s): counts.get(str(s), 0) for s in Severity}
+
+    def errors(self) -> list[Diagnostic]:
+        """The error-severity findings, sorted."""
+        return [d for d in self if d.severity is Severity.ERROR]
+
+    def not_exact(self) -> list[Diagnostic]:
+        """Convert findings whose status is set and is not ``exact``, sorted."""
+        return [d for d in self if d.status is not None and d.status is not Status.EXACT]
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Every finding as a JSON-ready dict, sorted by file, line, column, code."""
+        return [d.to_record() for d in self]
+
+    def exit_code(self, *, strict: bool = False) -> ExitCode:
+        """BAD_INPUT if any error; under ``strict`` FINDINGS if any non-exact status; else OK.
+
+        ``hardening`` findings are deliberate narrowing chosen by the tool and do not fail --strict.
+        """
+        if self.errors():
+            return ExitCode.BAD_INPUT
+        if strict and any(d.status is not Status.HARDENING for d in self.not_exact()):
+            return ExitCode.FINDINGS
+        return ExitCode.OK

@@ -1,0 +1,1 @@
+"""inventory-aws: read-only discovery of the legacy tinyproxy estate on AWS, with costs."""

@@ -1,0 +1,1 @@
+"""plan-cutover: a checked, phased runbook with rollback, from inputs the other commands produce."""

@@ -1,0 +1,24 @@
+"""Pure passes over the Policy IR, in run order. Each takes (Policy, Report[, options]) → Policy."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tinysquid.diagnostics import Report
+from tinysquid.policy import ir
+
+if TYPE_CHECKING:
+    from tinysquid.convert import ConvertOptions
+
+
+def run_passes(policy: ir.Policy, options: "ConvertOptions", report: Report) -> ir.Policy:
+    """Run every pass in order: collapse CIDRs, recognise literal domains, lint legacy holes,
+    tighten (opt-in), harden (opt-out)."""
+    from tinysquid.policy.passes import cidrs, domains, harden, legacy
+
+    policy = cidrs.collapse_cidrs(policy, report)
+    policy = domains.recognize_domains(policy, report)
+    policy = legacy.lint_legacy_holes(policy, report, tighten=options.tighten)
+    if options.harden:
+        policy = harden.harden(policy, report, squid_version=str(options.squid_version))
+    return policy
