@@ -7,5 +7,107 @@ from tinysquid.diagnostics.codes._info import CodeInfo
 from tinysquid.diagnostics.model import Severity, Status
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+A, U, H = Status.APPROXIMATED, Status.UNSUPPORTED, Status.HARDENING
 
-CODES: tuple[CodeInfo, ...] = ()
+CODES: tuple[CodeInfo, ...] = (
+    # ----------------------------------------------------------------- clients
+    CodeInfo("TS250", "client-hostname-allow-dropped", W,
+             "A hostname Allow entry has no exact squid form and is not carried over.",
+             "tinyproxy forward-resolves the name on every connection and suffix-matches the unverified "
+             "reverse DNS name without a dot boundary; squid's srcdomain differs in both directions. "
+             "Dropping the allow can only refuse more clients, never admit more.",
+             "Add the addresses of the clients this entry admitted as numeric Allow lines.", A),
+    CodeInfo("TS251", "client-hostname-deny-approximated", W,
+             "A hostname Deny entry is translated to a reverse-DNS suffix match (srcdom_regex).",
+             "tinyproxy also denies a client whose address is a forward (A/AAAA) record of the name; squid "
+             "cannot resolve a name per request in an ACL, so such a client is admitted when its reverse "
+             "DNS name does not end with the name.",
+             "Add the addresses behind the name as numeric Deny lines.", A),
+    CodeInfo("TS252", "client-rule-shadowed", I,
+             "A numeric client rule never decides anything: earlier rules already cover its whole network.",
+             "First match wins, so the line has no effect in tinyproxy either; it is dropped.",
+             "Remove the line, or move it above the rule that shadows it if it was meant to win.", None),
+    # ----------------------------------------------------------------- destinations
+    CodeInfo("TS255", "dest-url-regex-approximated", W,
+             "A URL-mode filter pattern becomes a squid url_regex, which tests squid's normalised URL.",
+             "tinyproxy tests the raw request-target as sent (explicit :80, case, escapes); squid lower-cases "
+             "the scheme and host, drops the default port and unescapes %XX before matching.",
+             "Prefer host patterns (FilterURLs off) or write patterns that hold for the normalised URL.", A),
+    CodeInfo("TS256", "dest-case-sensitive-never-matches", W,
+             "A case-sensitive host pattern contains upper-case letters; squid lower-cases hosts, so it "
+             "can never match.",
+             "In an allowlist the pattern admits nothing (narrower than tinyproxy, which admitted hosts "
+             "written in that case); in a blocklist it is emitted case-insensitively, blocking more.",
+             "Write host patterns in lower case.", A),
+    # ----------------------------------------------------------------- upstream
+    CodeInfo("TS260", "upstream-socks-unsupported", W,
+             "A SOCKS upstream has no squid equivalent (cache_peer is HTTP only).",
+             "Requests for these sites are kept off every other route and fail (502/500) instead of leaving "
+             "through an unintended egress path.",
+             "Run an HTTP-to-SOCKS bridge sidecar (e.g. gost -L http://127.0.0.1:8118 -F socks5://HOST:PORT) "
+             "and declare it as `cache_peer 127.0.0.1 parent 8118 0 no-query no-digest`.", U),
+    CodeInfo("TS261", "upstream-credentials-placeholder", W,
+             "The parent proxy's password is written as a placeholder in cache_peer login=.",
+             "Secrets never appear in squid.conf or values.yaml; squid will send the placeholder until it is "
+             "replaced.",
+             "Substitute the placeholder at deploy time from a Secret (helm-secrets/SOPS, the ArgoCD Vault "
+             "Plugin, or a post-renderer); write a literal % as %%.", A),
+    CodeInfo("TS262", "upstream-site-approximated", W,
+             "An upstream site form has no exact squid ACL.",
+             "The route may apply to a slightly different set of hosts than in tinyproxy.",
+             "Check the emitted cache_peer_access ACL against the hosts you route.", A),
+    # ----------------------------------------------------------------- auth
+    CodeInfo("TS265", "auth-file-not-mountable", W,
+             "BasicAuth becomes an htpasswd file that the squid chart cannot mount by itself.",
+             "The chart mounts only squid.conf (no extraVolumes key); without /etc/squid/passwd the auth "
+             "helper dies and squid stops (CrashLoopBackOff).",
+             "Apply squid-auth-secret.yaml, then mount it with a Helm post-renderer (kustomize patch adding "
+             "a Secret volume at /etc/squid/passwd, subPath passwd) or bake the file into a custom image.", A),
+    CodeInfo("TS266", "auth-status-differs", I,
+             "squid answers wrong credentials with 407; tinyproxy 1.11.1 answered 401.",
+             "Clients see a new challenge instead of 401; access decisions are the same.",
+             None, A),
+    # ----------------------------------------------------------------- headers, limits, listener
+    CodeInfo("TS270", "header-add-approximated", I,
+             "AddHeader becomes request_header_add, which always appends.",
+             "tinyproxy 1.11.0–1.11.2 keeps the client's own header of that name and drops the added one; "
+             "squid sends both.",
+             None, A),
+    CodeInfo("TS271", "anonymous-approximated", I,
+             "Anonymous becomes a request_header_access allow list.",
+             "squid still adds its own headers (Via unless disabled, Cache-Control max-age, Host) and "
+             "handles hop-by-hop headers itself; tinyproxy's list also passes Content-Length/Content-Type.",
+             None, A),
+    CodeInfo("TS272", "timeout-approximated", I,
+             "tinyproxy's single Timeout becomes several squid timeouts.",
+             "tinyproxy applies one idle timeout to the client read, connect, the server's first bytes and "
+             "tunnels; squid's read_timeout/connect_timeout/request_timeout/client_idle_pconn_timeout differ "
+             "in detail (a slow origin gets a 504 from squid, an empty reply from tinyproxy).",
+             None, A),
+    CodeInfo("TS273", "max-clients-approximated", I,
+             "MaxClients has no squid equivalent.",
+             "tinyproxy queues connections beyond MaxClients; squid accepts up to its file-descriptor limit.",
+             "Size replicas and max_filedescriptors for the load instead.", A),
+    CodeInfo("TS274", "listen-address-dropped", I,
+             "Listen addresses are not carried into the chart's config: the pod listens on all addresses.",
+             "In Kubernetes the Service decides who can reach the pod.",
+             "Restrict access with a NetworkPolicy or the Service type.", A),
+    CodeInfo("TS275", "service-port-mapped", I,
+             "The container listens on an unprivileged port; the Service keeps the client-facing port.",
+             "The chart runs squid as uid 13 without capabilities, so it cannot bind ports ≤ 1024.",
+             None, None),
+    # ----------------------------------------------------------------- hardening (TS3xx)
+    CodeInfo("TS300", "harden-deny-metadata", I,
+             "Requests to the cloud metadata / link-local range are refused (deliberate narrowing).",
+             "169.254.169.254 (IMDS) and fe80::/10 hand out node credentials; tinyproxy forwarded them.",
+             "Pass --no-harden to keep tinyproxy's behaviour.", H),
+    CodeInfo("TS301", "harden-manager-localhost", I,
+             "squid's cache-manager pages answer only to localhost (the metrics sidecar).",
+             "The chart's default config lets every allowed client read them; tinyproxy had no such pages.",
+             "Pass --no-harden to skip the note; the rules stay because the exporter needs them.", H),
+    CodeInfo("TS302", "harden-max-filedescriptors", I,
+             "max_filedescriptors is set explicitly.",
+             "Kubernetes containers often inherit RLIMIT_NOFILE ≈ 1M and squid sizes its tables to it, "
+             "costing hundreds of MB of memory.",
+             "Raise it if you expect more concurrent connections.", H),
+)
