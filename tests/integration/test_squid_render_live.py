@@ -249,3 +249,31 @@ def test_live_upstream_routing_first_match(squid_bin: str, tmp_path: Path) -> No
             log = sq.access_log()
         connect_line = next(line for line in log.splitlines() if "CONNECT app.corp.test" in line)
         assert re.search(rf"FIRSTUP_PARENT/127\.0\.0\.1|ANY_OLD_PARENT/127\.0\.0\.1", connect_line)
+
+
+def test_live_headers(squid_bin: str, tmp_path: Path) -> None:
+    port = free_port()
+    plain = live_policy(port, headers=ir.HeaderPolicy(
+        via=False, add=(ir.AddedHeader("X-Env", "prod 100%", S(2)),), client_ip_header=True))
+    anon = live_policy(port, headers=ir.HeaderPolicy(
+        via=True, via_name="edge", add=(ir.AddedHeader("X-Env", "prod", S(2)), ir.AddedHeader("X-Team", "sre", S(3))),
+        allow_only=("User-Agent", "x-team"), origins=(S(4),)))
+    sent = {"User-Agent": "probe", "Cookie": "a=b", "X-Forwarded-For": "192.0.2.7"}
+    with http_server("origin") as origin:
+        text = render.render_squid_conf(plain, squid_version="5", for_chart=False, report=Report())
+        with run_squid(squid_bin, text, tmp_path, port=port, hosts={"site.test": "127.0.0.1"}) as sq:
+            status, _, body = sq.request(f"http://site.test:{origin}/", headers=sent)
+        got = body.decode().lower()
+        assert status == 200
+        assert "x-forwarded-for: 192.0.2.7\n" in got  # passed through untouched, nothing appended
+        assert "\nvia:" not in got
+        assert "x-env: prod 100%\n" in got
+        assert "x-tinyproxy: 127.0.0.1\n" in got
+        text = render.render_squid_conf(anon, squid_version="5", for_chart=False, report=Report())
+        with run_squid(squid_bin, text, tmp_path, port=port, hosts={"site.test": "127.0.0.1"}) as sq:
+            status, _, body = sq.request(f"http://site.test:{origin}/", headers=sent)
+        got = body.decode().lower()
+        assert status == 200
+        assert "user-agent: probe\n" in got and "x-team: sre\n" in got
+        assert "cookie:" not in got and "x-forwarded-for" not in got and "x-env" not in got
+        assert re.search(r"\nvia: 1\.1 edge", got)

@@ -243,8 +243,14 @@ def _headers(conf: _Conf, headers: ir.HeaderPolicy, report: Report) -> None:
     if headers.via_name:
         name = re.sub(r"[^A-Za-z0-9._-]", "-", headers.via_name) or DEFAULT_VISIBLE_HOSTNAME
     conf.add(f"visible_hostname {name}")
+    allowed = {h.lower() for h in headers.allow_only} if headers.allow_only is not None else None
     for added in headers.add:
         conf.comment(f"{_where(added.origin)} AddHeader {added.name} {added.value}")
+        if allowed is not None and added.name.lower() not in allowed:
+            # tinyproxy appends AddHeader to the client's headers before the Anonymous filter runs,
+            # so a header missing from the Anonymous list never reaches the server.
+            conf.comment("not emitted: Anonymous does not list it, so tinyproxy never forwarded it")
+            continue
         value = _clean(added.value).replace("%", "%%").replace("\\", "\\\\").replace('"', '\\"')
         conf.add(f'request_header_add {_header_name(added.name)} "{value}" all')
         report.add(make("TS270", f"AddHeader {added.name} is appended even when the client sent that header",
@@ -254,8 +260,10 @@ def _headers(conf: _Conf, headers: ir.HeaderPolicy, report: Report) -> None:
         conf.add('request_header_add X-Tinyproxy "%>a" all')
     if headers.allow_only is not None:
         keep = {h.lower(): h for h in headers.allow_only}
-        # tinyproxy adds these two to the Anonymous list at start-up; Host is always rebuilt.
-        for extra in ("Content-Length", "Content-Type", "Host"):
+        # tinyproxy adds these two to the Anonymous list at start-up; Host is always rebuilt; its
+        # own Via (appended to the client's) is written outside the filter.
+        extras = ["Content-Length", "Content-Type", "Host"] + (["Via"] if headers.via else [])
+        for extra in extras:
             keep.setdefault(extra.lower(), extra)
         conf.comment("Anonymous: only the listed request headers are forwarded")
         for h in sorted(keep.values(), key=str.lower):
