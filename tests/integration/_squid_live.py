@@ -92,8 +92,12 @@ class Squid:
     port: int
     workdir: Path
     name: str
+    final_access_log: str = ""
 
     def access_log(self) -> str:
+        """The access log: complete only after squid stopped (squid buffers it while running)."""
+        if self.final_access_log:
+            return self.final_access_log
         path = self.workdir / "access.log"
         return path.read_text() if path.exists() else ""
 
@@ -189,11 +193,14 @@ def run_squid(squid_binary: str, conf_text: str, tmp: Path, *, port: int,
     conf_path.chmod(0o644)
     proc = subprocess.Popen([squid_binary, "-N", "-f", str(conf_path), "-n", name],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    squid = Squid(port=port, workdir=workdir, name=name)
     try:
         _wait_listening(proc, port, workdir)
-        yield Squid(port=port, workdir=workdir, name=name)
+        yield squid
     finally:
         _stop(squid_binary, proc, conf_path, name)
+        log = workdir / "access.log"
+        squid.final_access_log = log.read_text() if log.exists() else ""
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -174,6 +174,27 @@ def test_live_clients_ports_and_allowlist(squid_bin: str, tmp_path: Path) -> Non
             assert sq.request(f"other.test:{origin}", method="CONNECT")[0] == 403
 
 
+def test_live_client_hostname_deny_uses_reverse_dns(squid_bin: str, tmp_path: Path) -> None:
+    """tinyproxy's ``Deny .bad.test`` refuses clients whose PTR ends with ``.bad.test``; squid's
+    reverse lookups come from the hosts file here (each client address has a name)."""
+    port = free_port()
+    policy = live_policy(port, clients=ir.ClientPolicy((
+        ir.ClientRule(ir.Action.ALLOW, net("127.0.0.1/32"), S(2)),
+        ir.ClientRule(ir.Action.DENY, ir.ClientHostname(".bad.test"), S(3)),
+        ir.ClientRule(ir.Action.ALLOW, net("127.0.0.0/8"), S(4)),
+    ), ir.Action.DENY))
+    with http_server("origin") as origin:
+        text = render.render_squid_conf(policy, squid_version="5", for_chart=False, report=Report())
+        hosts = {"site.test": "127.0.0.1", "evil.bad.test": "127.0.0.7", "fine.test": "127.0.0.8",
+                 "bad.test": "127.0.0.9"}
+        with run_squid(squid_bin, text, tmp_path, port=port, hosts=hosts) as sq:
+            assert sq.request(f"http://site.test:{origin}/", source="127.0.0.1")[0] == 200  # allowed first
+            assert sq.request(f"http://site.test:{origin}/", source="127.0.0.7")[0] == 403
+            assert sq.request(f"http://site.test:{origin}/", source="127.0.0.8")[0] == 200
+            # ".bad.test" does not match the name "bad.test" itself
+            assert sq.request(f"http://site.test:{origin}/", source="127.0.0.9")[0] == 200
+
+
 def test_live_blocklist_and_hardening(squid_bin: str, tmp_path: Path) -> None:
     port = free_port()
     policy = hardened(live_policy(port, destinations=ir.DestPolicy(ir.MatchSubject.HOST, ir.Action.ALLOW, (
@@ -246,7 +267,7 @@ def test_live_upstream_routing_first_match(squid_bin: str, tmp_path: Path) -> No
             assert served_by(f"http://127.0.0.1:{origin}/") == "parent-a"  # IP literal in 127/8
             assert served_by(f"http://else.test:{origin}/") == "parent-b"
             assert sq.request(f"app.corp.test:{origin}", method="CONNECT")[0] == 200
-            log = sq.access_log()
+        log = sq.access_log()
         connect_line = next(line for line in log.splitlines() if "CONNECT app.corp.test" in line)
         assert re.search(rf"FIRSTUP_PARENT/127\.0\.0\.1|ANY_OLD_PARENT/127\.0\.0\.1", connect_line)
 

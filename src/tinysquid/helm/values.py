@@ -46,6 +46,9 @@ def render_values(policy: ir.Policy, chart_squid_conf: str, *, chart_version: st
         report.add(make("TS275", f"the Service listens on {port} and forwards to squid on {tport}",
                         source="convert", span=policy.listener.origin,
                         consequence="clients keep using port " + str(port)))
+    if policy.listener.addresses:
+        report.add(make("TS274", f"Listen {', '.join(policy.listener.addresses)} is not carried into the chart: "
+                        "the pod listens on every address", source="convert", span=policy.listener.origin))
     values: dict[str, Any] = {
         "image": {"repository": IMAGE_REPOSITORY, "tag": IMAGE_TAG, "pullPolicy": "IfNotPresent"},
         "replicaCount": 2,

@@ -15,12 +15,15 @@ time values with units; ``{{`` escaped for the chart's ``tpl``.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from tinysquid import __version__
-from tinysquid.diagnostics import Report
+from tinysquid.diagnostics import InputError, Report
 from tinysquid.diagnostics.model import Span, make
 from tinysquid.policy import ir
 from tinysquid.policy.passes.cidrs import AddressSet, decide_clients, format_network
@@ -100,6 +103,56 @@ def canonical_domains(entries: Iterable[tuple[str, bool]]) -> list[str]:
     keep = [f".{n}" for n in wild if not covered(n, self_counts=False)]
     keep += [n for n in exact if not covered(n, self_counts=True)]
     return sorted(keep, key=lambda v: (v.lstrip("."), v))
+
+
+_REG_EXTENDED, _REG_ICASE, _REG_NOSUB = 1, 2, 8
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        lib = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    if lib is None or not hasattr(lib, "regcomp"):
+        return None
+    lib.regcomp.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    lib.regerror.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    lib.regfree.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def posix_ere_error(pattern: str, *, icase: bool) -> str | None:
+    """The C library's regcomp(REG_EXTENDED|REG_NOSUB[|REG_ICASE]) error for ``pattern`` (what squid
+    compiles it with), or None when it compiles or no C library is reachable."""
+    lib = _libc()
+    if lib is None:
+        return None
+    buf = ctypes.create_string_buffer(1024)  # >= sizeof(regex_t) on every libc we know (glibc: 64)
+    flags = _REG_EXTENDED | _REG_NOSUB | (_REG_ICASE if icase else 0)
+    rc = lib.regcomp(buf, pattern.encode("utf-8", "surrogateescape"), flags)
+    if rc == 0:
+        lib.regfree(buf)
+        return None
+    msg = ctypes.create_string_buffer(256)
+    lib.regerror(rc, buf, msg, len(msg))
+    return msg.value.decode("utf-8", "replace") or f"regcomp error {rc}"
+
+
+def _checked_token(pat: ir.DestPattern, regex: str, *, icase: bool) -> str:
+    """``regex`` as a squid token, after checking that squid will compile it: squid 5.7 skips a
+    pattern it cannot compile and starts anyway, which would silently widen a blocklist.
+
+    Raises:
+        InputError: TS280, the pattern does not compile as a POSIX ERE.
+    """
+    token = squid_token(regex)
+    error = posix_ere_error(token, icase=icase)
+    if error is not None:
+        raise InputError(make("TS280", f"pattern {pat.source_text!r} does not compile as a POSIX extended "
+                              f"regex ({error}): squid would skip it", source=SOURCE, span=pat.origin))
+    return token
 
 
 # --------------------------------------------------------------------------- the writer
@@ -183,10 +236,7 @@ def _listener(conf: _Conf, policy: ir.Policy, for_chart: bool, report: Report) -
     if for_chart:
         conf.comment(f"{_where(listener.origin)} Port {listener.port}: the Service keeps it; the pod "
                      "listens on service.targetPort")
-        conf.add(f"http_port {_TPL_PORT}")
-        if listener.addresses:
-            report.add(make("TS274", f"Listen {', '.join(listener.addresses)} is not carried into the chart: "
-                            "the pod listens on every address", source=SOURCE, span=listener.origin))
+        conf.add(f"http_port {_TPL_PORT}")  # Listen addresses: reported by the Helm back end (TS274)
         return
     conf.comment(f"{_where(listener.origin)} Port {listener.port}")
     if not listener.addresses:
@@ -402,7 +452,7 @@ def _dest_rules(acls: _Conf, rules: list[str], dest: ir.DestPolicy | None, repor
             elif d.include_subdomains:
                 host_ci.append(squid_token(r"\." + _ere_escape(d.name.lower().strip(".")) + "$"))
             continue
-        token = squid_token(pat.regex)
+        token = _checked_token(pat, pat.regex, icase=not pat.case_sensitive)
         if dest.subject is ir.MatchSubject.URL:
             (url_cs if pat.case_sensitive else url_ci).append(token)
             report.add(make("TS255", f"URL pattern {pat.source_text!r} is matched against squid's normalised URL",
@@ -466,8 +516,10 @@ def _site_acls(conf: _Conf, index: int, route: ir.UpstreamRoute, need_ip_literal
         return [name]
     if site.kind is ir.SiteKind.TRAILING_DOT:
         conf.acl(name, "dstdom_regex", [r"\.$"], flags="-n")
-        report.add(make("TS262", "upstream site \".\" (hosts written with a trailing dot) becomes dstdom_regex "
-                        r"\.$; squid may strip the trailing dot before matching", source=SOURCE, span=route.origin))
+        report.add(make("TS262", "upstream site \".\" (hosts written with a trailing dot) has no squid form: "
+                        "squid strips the trailing dot while parsing the URL, so this route never applies",
+                        source=SOURCE, span=route.origin,
+                        consequence="requests for 'host.' take the next matching route (or go direct)"))
         return [name]
     # IP_NETWORK: only IP-literal hosts (tinyproxy never resolves names here). `dst` alone would
     # resolve hostnames, so it is ANDed with an IP-literal test that fails first for names.

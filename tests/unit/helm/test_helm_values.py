@@ -55,6 +55,11 @@ def test_privileged_port_maps_to_3128_and_is_reported() -> None:
     assert [d.code for d in report] == ["TS275"]
 
 
+def test_listen_addresses_are_reported_as_dropped() -> None:
+    _, report = build(replace(POLICY, listener=ir.Listener(8888, ("10.0.0.1",))), "0.9")
+    assert [d.code for d in report] == ["TS274"]
+
+
 def test_dump_is_block_yaml_with_literal_conf_and_round_trips() -> None:
     v, _ = build(POLICY, "0.9")
     text = values.dump_values(v)

@@ -79,7 +79,7 @@ def test_listen_addresses_plain_and_chart() -> None:
     assert directives(lines, "http_port") == ["http_port 127.0.0.1:8888", "http_port [::1]:8888"]
     lines, report = conf_of(policy, for_chart=True)
     assert directives(lines, "http_port") == ["http_port {{ .Values.service.targetPort }}"]
-    assert codes(report) == ["TS274"]
+    assert codes(report) == []  # the Helm back end reports the dropped addresses (TS274)
 
 
 def test_chart_invariants_and_escaping() -> None:
@@ -274,6 +274,18 @@ def test_case_sensitive_uppercase_host_pattern() -> None:
     lines, report = conf_of(block)
     assert "acl ts_dest_host_re dstdom_regex -n -i Foo" in lines  # blocks more, never less
     assert codes(report) == ["TS256"]
+
+
+@pytest.mark.parametrize("regex", ["a{{", "(?i)x", "a(b", "[z-a]"])
+@pytest.mark.parametrize("default", [ir.Action.ALLOW, ir.Action.DENY])
+def test_invalid_regex_is_an_input_error_not_a_silent_skip(regex: str, default: ir.Action) -> None:
+    from tinysquid.diagnostics import InputError
+
+    policy = replace(BASE, destinations=ir.DestPolicy(ir.MatchSubject.HOST, default, (pat(regex),), S(8)))
+    with pytest.raises(InputError) as err:
+        conf_of(policy)
+    assert err.value.diagnostic.code == "TS280"
+    assert err.value.diagnostic.span == S(9)
 
 
 @pytest.mark.parametrize(("regex", "token"), [

@@ -39,6 +39,11 @@ CODES: tuple[CodeInfo, ...] = (
              "In an allowlist the pattern admits nothing (narrower than tinyproxy, which admitted hosts "
              "written in that case); in a blocklist it is emitted case-insensitively, blocking more.",
              "Write host patterns in lower case.", A),
+    CodeInfo("TS280", "regex-rejected", E,
+             "A destination pattern does not compile as a POSIX extended regular expression.",
+             "squid 5.7 skips such a pattern with only an ERROR line and starts anyway (6.x stops), so a "
+             "blocklist would silently let its hosts through.",
+             "Fix the pattern in the filter file.", None),
     # ----------------------------------------------------------------- upstream
     CodeInfo("TS260", "upstream-socks-unsupported", W,
              "A SOCKS upstream has no squid equivalent (cache_peer is HTTP only).",

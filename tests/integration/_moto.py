@@ -1,0 +1,281 @@
+"""A moto server on loopback (a real HTTP endpoint, never patched boto3) and a seeded legacy estate.
+
+Used by the inventory integration tests, ``benchmarks/inventory_scale.py`` and
+``examples/make_inventory_example.py``. Traffic goes to 127.0.0.1 only; credentials are fake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",  # never let botocore probe 169.254.169.254
+}
+_CLEAR = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN",
+          "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+          "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_ENDPOINT_URL")
+
+
+def fake_env(base: dict[str, str] | None = None, *, credentials: bool = True) -> dict[str, str]:
+    """An environment with fake credentials (or none), no profile files, no instance metadata."""
+    env = dict(os.environ if base is None else base)
+    for key in _CLEAR:
+        env.pop(key, None)
+    env.update(FAKE_ENV)
+    env["AWS_CONFIG_FILE"] = os.devnull
+    env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    if not credentials:
+        env.pop("AWS_ACCESS_KEY_ID")
+        env.pop("AWS_SECRET_ACCESS_KEY")
+    return env
+
+
+def session(region: str = "us-east-1") -> Any:
+    """A boto3 Session with the fake credentials (no profile files read)."""
+    import boto3
+
+    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
+
+
+@contextlib.contextmanager
+def threaded_moto() -> Iterator[str]:
+    """moto's ThreadedMotoServer on 127.0.0.1, a free port; yields the endpoint URL; always stopped."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def moto_process() -> Iterator[str]:
+    """``moto_server`` in a subprocess (its own GIL) on 127.0.0.1; yields the URL; always terminated."""
+    port = _free_port()
+    exe = shutil.which("moto_server") or os.path.join(os.path.dirname(sys.executable), "moto_server")
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "moto.server"]
+    proc = subprocess.Popen([*cmd, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=fake_env())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def reset(url: str) -> None:
+    """Forget every resource in the moto server (between tests)."""
+    req = urllib.request.Request(f"{url}/moto-api/reset", method="POST", data=b"")
+    urllib.request.urlopen(req, timeout=10).close()
+
+
+@dataclass
+class Estate:
+    """The ids the seeded estate was given, for exact assertions."""
+
+    region: str
+    proxies: list[str] = field(default_factory=list)
+    decoys: list[str] = field(default_factory=list)
+    proxy_eips: dict[str, str] = field(default_factory=dict)   # allocation id → public ip
+    idle_eip: tuple[str, str] = ("", "")
+    decoy_eips: list[str] = field(default_factory=list)
+    proxy_private_ips: list[str] = field(default_factory=list)
+    nlb_arn: str = ""
+    nlb_dns: str = ""
+    decoy_nlb_arn: str = ""
+    tg_arn: str = ""
+    listener_arn: str = ""
+    proxy_sg: str = ""
+    ssh_sg: str = ""
+    decoy_sg: str = ""
+    zone_id: str = ""
+    azs: tuple[str, str] = ("", "")
+
+
+def _tags(**kv: str) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in kv.items()]
+
+
+def seed_estate(url: str, region: str = "us-east-1", *, dns: bool = True, prefix: str = "") -> Estate:
+    """A realistic legacy estate plus decoys in one region (see the inventory tests for the story).
+
+    Two tinyproxy instances (t3.small) in two AZs, each with an Elastic IP; an internal NLB with a TCP
+    listener on 8888 forwarding to a target group holding both; a proxy security group allowing
+    tcp/8888 from 10.0.0.0/8 and an SSH group; a Route 53 alias and a CNAME to the NLB; an idle EIP
+    tagged like the proxies. Decoys in the same VPC: an app instance and a batch instance, their own
+    NLB on 443, an EIP on the app instance and an idle untagged EIP.
+    """
+    s = session(region)
+    ec2 = s.client("ec2", endpoint_url=url)
+    elb = s.client("elbv2", endpoint_url=url)
+    est = Estate(region=region)
+    est.azs = (f"{region}a", f"{region}b")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i + 1}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
+               for i, az in enumerate(est.azs)]
+    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+
+    est.proxy_sg = ec2.create_security_group(GroupName=f"{prefix}tinyproxy-sg", Description="tinyproxy clients",
+                                             VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=est.proxy_sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 8888, "ToPort": 8888, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    est.ssh_sg = ec2.create_security_group(GroupName=f"{prefix}ssh-admin", Description="bastion ssh",
+                                           VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=est.ssh_sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    est.decoy_sg = ec2.create_security_group(GroupName=f"{prefix}app-sg", Description="app https",
+                                             VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=est.decoy_sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])
+
+    for name, subnet in zip(("tinyproxy-a", "tinyproxy-b"), subnets):
+        inst = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t3.small", SubnetId=subnet,
+                                 SecurityGroupIds=[est.proxy_sg, est.ssh_sg],
+                                 TagSpecifications=[{"ResourceType": "instance",
+                                                     "Tags": _tags(Name=f"{prefix}{name}", Role="tinyproxy",
+                                                                   Env="prod")}])["Instances"][0]
+        est.proxies.append(inst["InstanceId"])
+        est.proxy_private_ips.append(inst["PrivateIpAddress"])
+        eip = ec2.allocate_address(Domain="vpc", TagSpecifications=[
+            {"ResourceType": "elastic-ip", "Tags": _tags(Name=f"{prefix}{name}-eip", Role="tinyproxy")}])
+        ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=inst["InstanceId"])
+        est.proxy_eips[eip["AllocationId"]] = eip["PublicIp"]
+    idle = ec2.allocate_address(Domain="vpc", TagSpecifications=[
+        {"ResourceType": "elastic-ip", "Tags": _tags(Name=f"{prefix}tinyproxy-spare", Role="tinyproxy")}])
+    est.idle_eip = (idle["AllocationId"], idle["PublicIp"])
+
+    for name, itype, subnet in (("app-1", "t3.medium", subnets[0]), ("batch-1", "t3.small", subnets[1])):
+        inst = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType=itype, SubnetId=subnet,
+                                 SecurityGroupIds=[est.decoy_sg, est.ssh_sg],
+                                 TagSpecifications=[{"ResourceType": "instance",
+                                                     "Tags": _tags(Name=f"{prefix}{name}", Role="app",
+                                                                   Env="prod")}])["Instances"][0]
+        est.decoys.append(inst["InstanceId"])
+    eip = ec2.allocate_address(Domain="vpc", TagSpecifications=[
+        {"ResourceType": "elastic-ip", "Tags": _tags(Role="app")}])
+    ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=est.decoys[0])
+    est.decoy_eips.append(eip["AllocationId"])
+    est.decoy_eips.append(ec2.allocate_address(Domain="vpc")["AllocationId"])
+
+    nlb = elb.create_load_balancer(Name=f"{prefix}tinyproxy-nlb", Subnets=subnets, Scheme="internal",
+                                   Type="network")["LoadBalancers"][0]
+    est.nlb_arn, est.nlb_dns = nlb["LoadBalancerArn"], nlb["DNSName"]
+    tg = elb.create_target_group(Name=f"{prefix}tinyproxy-tg", Protocol="TCP", Port=8888, VpcId=vpc,
+                                 TargetType="instance")["TargetGroups"][0]
+    est.tg_arn = tg["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=est.tg_arn, Targets=[{"Id": i, "Port": 8888} for i in est.proxies])
+    elb.modify_target_group_attributes(TargetGroupArn=est.tg_arn, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "30"},
+        {"Key": "proxy_protocol_v2.enabled", "Value": "false"},
+        {"Key": "preserve_client_ip.enabled", "Value": "true"}])
+    est.listener_arn = elb.create_listener(LoadBalancerArn=est.nlb_arn, Protocol="TCP", Port=8888, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": est.tg_arn}])["Listeners"][0]["ListenerArn"]
+
+    decoy_nlb = elb.create_load_balancer(Name=f"{prefix}app-nlb", Subnets=subnets, Scheme="internal",
+                                         Type="network")["LoadBalancers"][0]
+    est.decoy_nlb_arn = decoy_nlb["LoadBalancerArn"]
+    dtg = elb.create_target_group(Name=f"{prefix}app-tg", Protocol="TCP", Port=443, VpcId=vpc,
+                                  TargetType="instance")["TargetGroups"][0]
+    elb.register_targets(TargetGroupArn=dtg["TargetGroupArn"], Targets=[{"Id": est.decoys[0], "Port": 443}])
+    elb.create_listener(LoadBalancerArn=est.decoy_nlb_arn, Protocol="TCP", Port=443, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": dtg["TargetGroupArn"]}])
+
+    if dns:
+        r53 = s.client("route53", endpoint_url=url)
+        zone = r53.create_hosted_zone(Name="corp.internal", CallerReference=f"{prefix}{region}-{time.time()}",
+                                      HostedZoneConfig={"PrivateZone": True, "Comment": "internal"},
+                                      VPC={"VPCRegion": region, "VPCId": vpc})["HostedZone"]
+        est.zone_id = zone["Id"].split("/")[-1]
+        changes = [
+            {"Action": "CREATE", "ResourceRecordSet": {
+                "Name": f"{prefix}proxy.corp.internal", "Type": "A",
+                "AliasTarget": {"HostedZoneId": nlb["CanonicalHostedZoneId"], "DNSName": nlb["DNSName"],
+                                "EvaluateTargetHealth": True}}},
+            {"Action": "CREATE", "ResourceRecordSet": {
+                "Name": f"{prefix}egress.corp.internal", "Type": "CNAME", "TTL": 300,
+                "ResourceRecords": [{"Value": nlb["DNSName"]}]}},
+            {"Action": "CREATE", "ResourceRecordSet": {
+                "Name": f"{prefix}app.corp.internal", "Type": "A",
+                "AliasTarget": {"HostedZoneId": decoy_nlb["CanonicalHostedZoneId"], "DNSName": decoy_nlb["DNSName"],
+                                "EvaluateTargetHealth": False}}},
+        ]
+        r53.change_resource_record_sets(HostedZoneId=zone["Id"], ChangeBatch={"Changes": changes})
+    return est
+
+
+def seed_scale(url: str, region: str, *, instances: int = 500, nlbs: int = 20, eips: int = 200) -> dict[str, Any]:
+    """A large region: ``instances`` instances (a few proxies), ``nlbs`` NLBs, ``eips`` Elastic IPs."""
+    s = session(region)
+    ec2 = s.client("ec2", endpoint_url=url)
+    elb = s.client("elbv2", endpoint_url=url)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{i * 16}.0/20", AvailabilityZone=f"{region}{az}")
+               ["Subnet"]["SubnetId"] for i, az in enumerate("ab")]
+    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    sg = ec2.create_security_group(GroupName="fleet", Description="fleet", VpcId=vpc)["GroupId"]
+    ids: list[str] = []
+    per_subnet = instances // 2
+    for n, subnet in enumerate(subnets):
+        count = per_subnet if n == 0 else instances - per_subnet
+        res = ec2.run_instances(ImageId=ami, MinCount=count, MaxCount=count, InstanceType="t3.micro",
+                                SubnetId=subnet, SecurityGroupIds=[sg],
+                                TagSpecifications=[{"ResourceType": "instance", "Tags": _tags(Role="fleet")}])
+        ids += [i["InstanceId"] for i in res["Instances"]]
+    proxies = ids[:4]
+    ec2.create_tags(Resources=proxies, Tags=_tags(Role="tinyproxy"))
+    allocs = []
+    for k in range(eips):
+        a = ec2.allocate_address(Domain="vpc")
+        allocs.append(a["AllocationId"])
+        if k < len(proxies):
+            ec2.associate_address(AllocationId=a["AllocationId"], InstanceId=proxies[k])
+    tg_arns = []
+    for k in range(nlbs):
+        lb = elb.create_load_balancer(Name=f"nlb-{k}", Subnets=subnets, Scheme="internal",
+                                      Type="network")["LoadBalancers"][0]
+        port = 8888 if k == 0 else 9000 + k
+        tg = elb.create_target_group(Name=f"tg-{k}", Protocol="TCP", Port=port, VpcId=vpc,
+                                     TargetType="instance")["TargetGroups"][0]
+        members = proxies if k == 0 else ids[10 + k * 5: 15 + k * 5]
+        elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": i} for i in members])
+        elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=port,
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+        tg_arns.append(tg["TargetGroupArn"])
+    return {"proxies": proxies, "instances": ids, "eips": allocs, "tg_arns": tg_arns}
