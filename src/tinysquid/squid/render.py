@@ -26,7 +26,7 @@ from tinysquid import __version__
 from tinysquid.diagnostics import InputError, Report
 from tinysquid.diagnostics.model import Span, make
 from tinysquid.policy import ir
-from tinysquid.policy.passes.cidrs import AddressSet, decide_clients, format_network
+from tinysquid.policy.passes.cidrs import KNOWN_NAMES, AddressSet, decide_clients, format_network
 
 PASSWD_PATH = "/etc/squid/passwd"
 NCSA_HELPER = "/usr/lib/squid/basic_ncsa_auth"
@@ -213,7 +213,8 @@ def render_squid_conf(policy: ir.Policy, *, squid_version: str = "6", for_chart:
 
 
 def _finish(conf: _Conf, for_chart: bool) -> str:
-    text = "\n".join(conf.lines).rstrip("\n") + "\n"
+    # No trailing blanks: they would also stop YAML from keeping the chart copy as a literal block.
+    text = "\n".join(line.rstrip() for line in conf.lines).rstrip("\n") + "\n"
     if for_chart:
         # The chart runs the whole file through Helm `tpl`: a literal "{{" would start an action.
         text = text.replace("{{", '{{"{{"}}')
@@ -372,6 +373,12 @@ def _client_rules(acls: _Conf, rules: list[str], clients: ir.ClientPolicy, repor
         acls.comment(f"{_where(rule.origin)} {rule.action.value.title()} {what}")
     decision = decide_clients(clients)
     for rule in decision.dropped_allows:
+        known = KNOWN_NAMES.get(rule.match.name.lower())
+        if known is not None:
+            addrs = " and ".join(str(n.network_address) for n in known)
+            report.add(make("TS250", f"Allow {rule.match.name} admits {addrs} (its /etc/hosts addresses); the "
+                            "reverse-DNS suffix match is not carried over", source=SOURCE, span=rule.origin))
+            continue
         report.add(make("TS250", f"Allow {rule.match.name} (hostname) is not carried over; clients admitted "
                         "only through it are refused", source=SOURCE, span=rule.origin))
     rules.append("# client rules (first match, default deny), computed as exact address sets")

@@ -426,3 +426,33 @@ def test_trailing_dot_and_any_host_sites() -> None:
     assert r"acl ts_up_site_1 dstdom_regex -n \.$" in lines
     assert "cache_peer_access ts_peer_2 allow all" in lines
     assert codes(report) == ["TS262"]
+
+
+def test_allow_localhost_keeps_its_forward_addresses() -> None:
+    policy = replace(BASE, clients=ir.ClientPolicy((
+        ir.ClientRule(ir.Action.ALLOW, ir.ClientHostname("localhost"), S(2)),
+        ir.ClientRule(ir.Action.ALLOW, net("10.0.0.0/8"), S(3)),
+    ), ir.Action.DENY))
+    lines, report = conf_of(policy)
+    assert "acl ts_clients src 10.0.0.0/8 127.0.0.1 ::1" in lines
+    [finding] = list(report)
+    assert finding.code == "TS250" and "127.0.0.1 and ::1" in finding.message
+
+
+def test_deny_localhost_is_numeric_and_a_gate() -> None:
+    policy = replace(BASE, clients=ir.ClientPolicy((
+        ir.ClientRule(ir.Action.DENY, ir.ClientHostname("LOCALHOST"), S(2)),
+        ir.ClientRule(ir.Action.ALLOW, net("127.0.0.0/8"), S(3)),
+    ), ir.Action.DENY))
+    lines, _ = conf_of(policy)
+    [acl] = directives(lines, "acl ts_clients src ")
+    values = acl.split()[3:]
+    assert values[0] == "127.128.0.0/9" and values[-1] == "127.0.0.0" and len(values) == 24  # 127/8 minus .1
+    assert "http_access deny ts_client_name_1" in lines
+
+
+def test_no_trailing_whitespace() -> None:
+    policy = replace(BASE, destinations=ir.DestPolicy(ir.MatchSubject.HOST, ir.Action.DENY, (
+        ir.DestPattern("x", False, ir.PatternSyntax.BRE, "x   ", S(3)),), S(2)))
+    lines, _ = conf_of(policy)
+    assert all(line == line.rstrip() for line in lines)

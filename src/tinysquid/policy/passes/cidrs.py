@@ -148,12 +148,20 @@ class ClientDecision:
 
     A client is refused iff it is outside ``gates[j].admitted_before`` and matches ``gates[j].rule``
     for some j, or it is outside ``admitted``. ``dropped_allows`` are hostname Allow rules treated as
-    never matching (which can only refuse more clients, never admit more).
+    never matching (which can only refuse more clients, never admit more) — except the forward half
+    of a name in :data:`KNOWN_NAMES` (``localhost``), which is numeric and kept.
     """
 
     admitted: AddressSet
     gates: tuple[HostnameGate, ...] = ()
     dropped_allows: tuple[ir.ClientRule, ...] = ()
+
+
+# Names whose forward resolution is fixed by convention (/etc/hosts on every distribution and in
+# every container image): tinyproxy's forward-lookup half of a name entry is then numeric.
+KNOWN_NAMES: dict[str, tuple[ir.IPNetwork, ...]] = {
+    "localhost": (ipaddress.IPv4Network("127.0.0.1/32"), ipaddress.IPv6Network("::1/128")),
+}
 
 
 def decide_clients(policy: ir.ClientPolicy) -> ClientDecision:
@@ -171,9 +179,18 @@ def decide_clients(policy: ir.ClientPolicy) -> ClientDecision:
     dropped: list[ir.ClientRule] = []
     for rule in policy.rules:
         if isinstance(rule.match, ir.ClientHostname):
+            known = KNOWN_NAMES.get(rule.match.name.lower())
             if rule.action is ir.Action.ALLOW:
+                # The forward half of a well-known name is numeric; the reverse-DNS half is dropped
+                # (narrower). Any other name is dropped whole.
+                if known is not None:
+                    hit = undecided.intersection(AddressSet.of(known))
+                    admitted = admitted.union(hit)
+                    undecided = undecided.difference(hit)
                 dropped.append(rule)
             else:
+                if known is not None:
+                    undecided = undecided.difference(AddressSet.of(known))
                 gates.append(HostnameGate(rule, admitted))
             continue
         hit = undecided.intersection(AddressSet.of([rule.match.network]))
