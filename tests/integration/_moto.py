@@ -53,8 +53,11 @@ def session(region: str = "us-east-1") -> Any:
 @contextlib.contextmanager
 def threaded_moto() -> Iterator[str]:
     """moto's ThreadedMotoServer on 127.0.0.1, a free port; yields the endpoint URL; always stopped."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per call otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:

@@ -2,11 +2,235 @@
 
 from __future__ import annotations
 
-from tinysquid.cli._common import not_implemented
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
 
-EPILOG = "Not implemented yet (issue #4). Exit codes: 2 not implemented."
+import typer
+
+from tinysquid.cli._common import err_console, run_command
+
+EPILOG = (
+    "Example: tinysquid inventory-aws --region eu-west-1 --tag Role=tinyproxy --monthly-gb 500 -o json "
+    "--out inventory.json\n\n"
+    "Read-only: only Describe*/List* calls (see --print-iam-policy). Instances are selected by any of "
+    "--tag, --name-pattern, being a target of a target group on --proxy-port, or a security group "
+    "allowing --proxy-port; each says why.\n\n"
+    "Exit codes: 0 complete · 2 bad option or prices file · 4 no AWS credentials · "
+    "5 partial (a call was refused or a region unreachable; see gaps)."
+)
 
 
-def inventory_aws() -> None:
+class OutputFormat(StrEnum):
+    """How the inventory document is printed."""
+
+    TABLE = "table"
+    JSON = "json"
+    YAML = "yaml"
+
+
+def inventory_aws(
+    region: Annotated[list[str] | None, typer.Option("--region", help="Region to list (repeatable).",
+                                                      show_default=False)] = None,
+    all_regions: Annotated[bool, typer.Option("--all-regions", help="List every enabled region.")] = False,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile to use.", show_default=False)] = None,
+    endpoint_url: Annotated[str | None, typer.Option(
+        "--endpoint-url", help="Send every AWS call to this endpoint (e.g. a local moto server).",
+        show_default=False)] = None,
+    tag: Annotated[list[str] | None, typer.Option(
+        "--tag", help="Select instances carrying KEY=VALUE (repeatable; all must match).", show_default=False)] = None,
+    name_pattern: Annotated[str | None, typer.Option(
+        "--name-pattern", help="Select instances whose Name tag matches this glob.", show_default=False)] = None,
+    proxy_port: Annotated[int, typer.Option("--proxy-port", help="The legacy proxy's listening port.")] = 8888,
+    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="table, json or yaml.")] = OutputFormat.TABLE,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the document to FILE instead of stdout.",
+                                             show_default=False)] = None,
+    monthly_gb: Annotated[float, typer.Option(
+        "--monthly-gb", help="GB proxied per month, for the NLCU and NAT gateway per-GB terms.")] = 0.0,
+    print_iam_policy: Annotated[bool, typer.Option(
+        "--print-iam-policy", help="Print the least-privilege read-only IAM policy and exit.")] = False,
+    prices: Annotated[Path | None, typer.Option(
+        "--prices", help="YAML price table overriding the packaged one.", show_default=False)] = None,
+) -> None:
     """List the legacy EC2/NLB/target group/EIP/security group estate, read-only, with its monthly cost."""
-    not_implemented("inventory-aws", 4)
+    from tinysquid.inventory import iam
+
+    if print_iam_policy:
+        sys.stdout.write(iam.policy_json())
+        raise typer.Exit(0)
+
+    from tinysquid.diagnostics import ExitCode, InputError
+    from tinysquid.diagnostics.model import make
+    from tinysquid.inventory.collect import NoCredentials
+    from tinysquid.inventory.cost import load_prices
+    from tinysquid.inventory.run import Options, run_inventory
+    from tinysquid.inventory.select import Criteria
+
+    with run_command():
+        pairs = []
+        for item in tag or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise InputError(make("TS610", f"--tag {item!r} is not KEY=VALUE", source="cli",
+                                      subject="--tag"))
+            pairs.append((key, value))
+        if not 0 < proxy_port < 65536:
+            raise InputError(make("TS610", f"--proxy-port {proxy_port} is not a TCP port", source="cli",
+                                  subject="--proxy-port"))
+        if monthly_gb < 0:
+            raise InputError(make("TS610", f"--monthly-gb {monthly_gb:g} is negative", source="cli",
+                                  subject="--monthly-gb"))
+        if region and all_regions:
+            raise InputError(make("TS610", "--region and --all-regions exclude each other", source="cli",
+                                  subject="--all-regions"))
+        options = Options(criteria=Criteria(tuple(pairs), name_pattern, proxy_port), regions=tuple(region or ()),
+                          all_regions=all_regions, endpoint_url=endpoint_url, monthly_gb=monthly_gb,
+                          prices=load_prices(prices))
+        session = _session(profile)
+        try:
+            result = _run_with_progress(run_inventory, session, options)
+        except NoCredentials:
+            _no_credentials(profile)
+
+    doc = result.document
+    for gap in result.gaps:
+        err_console.print(f"gap: {gap.human()}", markup=False)
+    text = _format(doc, output)
+    if out is not None:
+        out.write_text(text if output is not OutputFormat.TABLE else _format(doc, OutputFormat.JSON),
+                       encoding="utf-8")
+        err_console.print(f"wrote {out}", markup=False)
+        if output is OutputFormat.TABLE:
+            _print_table(doc)
+    elif output is OutputFormat.TABLE:
+        _print_table(doc)
+    else:
+        sys.stdout.write(text)
+    code = ExitCode.PARTIAL if result.partial else ExitCode.OK
+    if result.partial:
+        err_console.print(f"partial inventory: {len(result.gaps)} gap(s); exit {int(code)}", markup=False)
+    raise typer.Exit(int(code))
+
+
+def _session(profile: str | None) -> Any:
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        return boto3.Session(profile_name=profile)
+    except ProfileNotFound:
+        _no_credentials(profile)
+
+
+def _no_credentials(profile: str | None) -> None:
+    from tinysquid.diagnostics import ExitCode
+
+    where = f"profile {profile!r} not found or has no credentials" if profile else "no AWS credentials found"
+    err_console.print(f"error: TS601 {where}. Set AWS_PROFILE or pass --profile (run `aws sso login` for SSO "
+                      "profiles), or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.", markup=False)
+    raise typer.Exit(int(ExitCode.INCOMPLETE))
+
+
+def _run_with_progress(fn: Any, session: Any, options: Any) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("inventory"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task("inventory", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return fn(session, options, progress)
+
+
+def _format(doc: dict[str, Any], output: OutputFormat) -> str:
+    from tinysquid.diagnostics.render import dump_json, dump_yaml
+
+    if output is OutputFormat.YAML:
+        return dump_yaml(doc)
+    return dump_json(doc)
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def _print_table(doc: dict[str, Any], console: Any = None) -> None:
+    """The document as rich tables on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console(highlight=False, soft_wrap=False, width=160)
+    t = Table(title=f"Proxy instances ({', '.join(doc['regions'])})", title_justify="left")
+    for col in ("instance", "name", "type", "AZ", "state", "private IP", "public IP", "selected because"):
+        t.add_column(col)
+    for i in doc["instances"]:
+        t.add_row(i["id"], i.get("name") or "-", i.get("type") or "-", i.get("availability_zone") or "-",
+                  i.get("state") or "-", i.get("private_ip") or "-",
+                  f"{i['public_ip']} ({i['public_ip_kind']})" if i.get("public_ip") else "-",
+                  "; ".join(r["detail"] for r in i["selected_because"]))
+    console.print(t)
+
+    t = Table(title="Egress IPs (what third parties may have allowlisted)", title_justify="left")
+    for col in ("public IP", "region", "kind", "allocation", "instance", "stable"):
+        t.add_column(col)
+    for e in doc["egress_ips"]:
+        t.add_row(e["public_ip"], e["region"], e["kind"], e.get("allocation_id") or "-",
+                  e.get("instance_id") or "-", "yes" if e["stable"] else "no")
+    console.print(t)
+
+    t = Table(title="Load balancers → listeners → target groups", title_justify="left")
+    for col in ("load balancer", "scheme", "DNS name", "listeners", "target group", "targets", "dereg. delay",
+                "client IP", "proxy proto v2"):
+        t.add_column(col)
+    tgs = {tg["arn"]: tg for tg in doc["target_groups"]}
+    listeners = {lst["arn"]: lst for lst in doc["listeners"]}
+    for lb in doc["load_balancers"]:
+        ports = ", ".join(f"{listeners[a]['protocol']}:{listeners[a]['port']}" for a in lb["listeners"] if a in listeners)
+        for arn in lb["target_groups"] or [None]:
+            tg = tgs.get(arn) if arn else None
+            t.add_row(lb.get("name") or lb["arn"], lb.get("scheme") or "-", lb.get("dns_name") or "-", ports,
+                      f"{tg['name']} ({tg['protocol']}:{tg['port']})" if tg else "-",
+                      ", ".join(f"{x['id']}={x['health']}" for x in tg["targets"]) if tg else "-",
+                      f"{tg['deregistration_delay_seconds']}s" if tg and tg["deregistration_delay_seconds"] is not None else "-",
+                      str(tg["preserve_client_ip"]) if tg else "-", str(tg["proxy_protocol_v2"]) if tg else "-")
+    console.print(t)
+
+    if doc["dns_records"]:
+        t = Table(title="Route 53 records pointing at the estate", title_justify="left")
+        for col in ("name", "type", "zone", "alias", "points to"):
+            t.add_column(col)
+        for r in doc["dns_records"]:
+            t.add_row(r["name"], r["type"], r["zone_name"] + (" (private)" if r["private_zone"] else ""),
+                      "yes" if r["alias"] else "no", f"{r['points_to_kind']}:{r['points_to']}")
+        console.print(t)
+
+    if doc["security_groups"]:
+        t = Table(title="Security groups", title_justify="left")
+        for col in ("group", "name", "ingress", "attached to"):
+            t.add_column(col)
+        for sg in doc["security_groups"]:
+            ingress = "; ".join(f"{p['protocol']}/{p['from_port']}-{p['to_port']} from {', '.join(p['sources']) or '-'}"
+                                for p in sg["ingress"])
+            t.add_row(sg["id"], sg.get("name") or "-", ingress or "-", ", ".join(sg["attached_to"]))
+        console.print(t)
+
+    costs = doc["costs"]
+    t = Table(title=f"Monthly cost ({costs['currency']}, {costs['hours_per_month']:g} h/month, "
+                    f"{costs['monthly_gb']:g} GB/month)", title_justify="left")
+    for col in ("side", "resource", "item", "basis", "monthly"):
+        t.add_column(col)
+    for side in ("legacy", "target"):
+        for item in costs[side]["items"]:
+            b = item["basis"]
+            basis = (f"{b['quantity']:g} × {b['hours']:g} h × ${b['unit_price']:g}" if b["hours"] is not None
+                     else f"{b['quantity']:g} × ${b['unit_price']:g}") + f" ({b['price_region']}, {b['as_of']})"
+            t.add_row(side, item["resource"].split(":", 1)[1].rsplit("/", 1)[-1] if ":" in item["resource"] else item["resource"],
+                      item["item"], basis, _money(item["monthly_usd"]))
+        t.add_row(side, "", "[bold]total[/]", "", f"[bold]{_money(costs[side]['monthly_total'])}[/]")
+    console.print(t)
+    console.print(f"legacy {_money(costs['monthly_total'])}/month · NAT gateway target "
+                  f"{_money(costs['target']['monthly_total'])}/month (incremental "
+                  f"{_money(costs['target']['incremental_monthly_total'])}) · gaps: {len(doc['gaps'])}")
