@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -506,8 +507,7 @@ def _dest_rules(acls: _Conf, rules: list[str], dest: ir.DestPolicy | None, repor
 # --------------------------------------------------------------------------- upstream
 
 
-def _site_acls(conf: _Conf, index: int, route: ir.UpstreamRoute, need_ip_literal: list[bool],
-               report: Report) -> list[str]:
+def _site_acls(conf: _Conf, index: int, route: ir.UpstreamRoute, report: Report) -> list[str]:
     """ACL names (ANDed) that match this route's sites; [] means every request."""
     site = route.site
     if site is None or site.kind is ir.SiteKind.ANY_HOST:
@@ -529,10 +529,8 @@ def _site_acls(conf: _Conf, index: int, route: ir.UpstreamRoute, need_ip_literal
                         consequence="requests for 'host.' take the next matching route (or go direct)"))
         return [name]
     # IP_NETWORK: only IP-literal hosts (tinyproxy never resolves names here). `dst` alone would
-    # resolve hostnames, so it is ANDed with an IP-literal test that fails first for names.
-    import ipaddress
-
-    need_ip_literal[0] = True
+    # resolve hostnames, so it is ANDed with an IP-literal test that fails first for names (squid
+    # normalises 127.1, 2130706433 and 0x7f.0.0.1 to dotted quads first: verified live).
     net = ipaddress.ip_network(value, strict=False)
     nets = AddressSet.of([net])
     if nets.is_everything():
@@ -547,15 +545,14 @@ def _upstream(conf: _Conf, upstream: ir.UpstreamPolicy, report: Report) -> None:
         return
     conf.section("upstream routes (tinyproxy: last matching scoped rule wins; here in evaluation order)")
     acls = _Conf()
-    need_ip_literal = [False]
     matchers: list[list[str]] = []
     for i, route in enumerate(routes, 1):
         site = route.site
         label = "default" if site is None else f"{site.kind.value} {site.value}".strip()
         acls.comment(f"{_where(route.origin)} route {i}: {label} → {route.kind.value}"
                      + (f" {route.host}:{route.port}" if route.host else ""))
-        matchers.append(_site_acls(acls, i, route, need_ip_literal, report))
-    if need_ip_literal[0]:
+        matchers.append(_site_acls(acls, i, route, report))
+    if any("ts_ip_literal" in m for m in matchers):
         conf.acl("ts_ip_literal", "dstdom_regex", list(_IP_LITERAL_RES), flags="-n -i")
     conf.lines.extend(acls.lines)
 
