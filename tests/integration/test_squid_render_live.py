@@ -252,6 +252,7 @@ def test_live_upstream_routing_first_match(squid_bin: str, tmp_path: Path) -> No
                              origin=S(4)),
             ir.UpstreamRoute(ir.UpstreamKind.HTTP, None, "127.0.0.1", pb, origin=S(5)),
         )))
+        policy = hardened(policy)
         text = render.render_squid_conf(policy, squid_version="5", for_chart=False, report=Report())
         hosts = {n: "127.0.0.1" for n in ("www.corp.test", "app.corp.test", "corp.test", "else.test")}
         with run_squid(squid_bin, text, tmp_path, port=port, hosts=hosts) as sq:
@@ -267,6 +268,8 @@ def test_live_upstream_routing_first_match(squid_bin: str, tmp_path: Path) -> No
             assert served_by(f"http://127.0.0.1:{origin}/") == "parent-a"  # IP literal in 127/8
             assert served_by(f"http://else.test:{origin}/") == "parent-b"
             assert sq.request(f"app.corp.test:{origin}", method="CONNECT")[0] == 200
+            # hardening with a default parent: IP literals are refused without asking DNS
+            assert sq.request("http://169.254.169.254/latest/meta-data/")[0] == 403
         log = sq.access_log()
         connect_line = next(line for line in log.splitlines() if "CONNECT app.corp.test" in line)
         assert re.search(rf"FIRSTUP_PARENT/127\.0\.0\.1|ANY_OLD_PARENT/127\.0\.0\.1", connect_line)

@@ -208,8 +208,10 @@ def render_squid_conf(policy: ir.Policy, *, squid_version: str = "6", for_chart:
     _listener(conf, policy, for_chart, report)
     _general(conf, policy, for_chart, report)
     _headers(conf, policy.headers, report)
-    _access(conf, policy, report)
-    _upstream(conf, policy.upstream, report)
+    upstream_acls = _Conf()
+    matchers = _upstream_matchers(upstream_acls, policy.upstream, report)
+    _access(conf, policy, upstream_acls, matchers, report)
+    _upstream(conf, policy.upstream, matchers, report)
     return _finish(conf, for_chart)
 
 
@@ -333,7 +335,8 @@ def _header_name(name: str) -> str:
 # --------------------------------------------------------------------------- access rules
 
 
-def _access(conf: _Conf, policy: ir.Policy, report: Report) -> None:
+def _access(conf: _Conf, policy: ir.Policy, upstream_acls: _Conf, matchers: list[list[str]],
+            report: Report) -> None:
     acl_lines = _Conf()
     rules: list[str] = []
 
@@ -346,21 +349,54 @@ def _access(conf: _Conf, policy: ir.Policy, report: Report) -> None:
     if policy.auth is not None:
         _auth(acl_lines, rules, policy.auth, report)
     _connect_rules(acl_lines, rules, policy.connect)
+    needs_ip_literal = any("ts_ip_literal" in m for m in matchers)
     if policy.hardening.deny_destinations:
-        acl_lines.comment("hardening: cloud metadata / link-local destinations (dst resolves hostnames, so a "
-                          "name pointing there is refused too)")
+        acl_lines.comment("hardening: cloud metadata / link-local destinations")
         acl_lines.acl("ts_deny_dst", "dst", [format_network(n) for n in
                                              AddressSet.of(policy.hardening.deny_destinations).networks()])
-        rules.append("# hardening: refuse metadata / link-local destinations")
-        rules.append("http_access deny ts_deny_dst")
+        hard_rules = _hardening_rules(policy.upstream, matchers)
+        needs_ip_literal = needs_ip_literal or any("ts_ip_literal" in r for r in hard_rules)
+        rules.extend(hard_rules)
     _dest_rules(acl_lines, rules, policy.destinations, report)
     rules.append("# explicit terminal rule")
     rules.append("http_access deny all")
 
     conf.section("access control lists")
+    if needs_ip_literal:
+        conf.comment("the request names an IP address, not a host name (squid normalises 127.1, 2130706433 "
+                     "and 0x7f.0.0.1 to dotted quads before ACLs see them: verified live)")
+        conf.acl("ts_ip_literal", "dstdom_regex", list(_IP_LITERAL_RES), flags="-n -i")
+    conf.lines.extend(upstream_acls.lines)
     conf.lines.extend(acl_lines.lines)
     conf.section("http_access: manager → clients (403) → auth (407) → CONNECT ports (403) → filter (403)")
     conf.lines.extend(rules)
+
+
+def _hardening_rules(upstream: ir.UpstreamPolicy, matchers: list[list[str]]) -> list[str]:
+    """The metadata deny lines. ``dst`` makes squid resolve a host name, which it must do anyway for a
+    request it connects to itself; for requests handed to a parent proxy it would be an extra lookup
+    squid may not even be able to do (the parent resolves). So: IP-literal requests are always
+    checked without DNS; host names only where they can go direct (a DIRECT route's sites, or every
+    request no route matches when there is no default route). Decisions for hosts that do not
+    resolve into the denied ranges are unchanged either way."""
+    routes = upstream.routes
+    lines = ["# hardening: refuse metadata / link-local destinations"]
+    if all(r.kind is ir.UpstreamKind.DIRECT for r in routes):
+        lines.append("http_access deny ts_deny_dst")
+        return lines
+    lines.append("http_access deny ts_ip_literal ts_deny_dst")
+    for route, matcher in zip(routes, matchers, strict=True):
+        if route.kind is ir.UpstreamKind.DIRECT:
+            lines.append(f"http_access deny {' '.join(matcher) or 'all'} ts_deny_dst")
+    has_default = any(not m for r, m in zip(routes, matchers, strict=True) if r.kind is not ir.UpstreamKind.DIRECT)
+    if not has_default:
+        parent_matchers = [m for r, m in zip(routes, matchers, strict=True) if r.kind is not ir.UpstreamKind.DIRECT]
+        if all(len(m) == 1 for m in parent_matchers):
+            # requests no parent route takes go direct: "none of the parent sites" is an AND of negations
+            lines.append("http_access deny " + " ".join(f"!{m[0]}" for m in parent_matchers) + " ts_deny_dst")
+        else:
+            lines.append("http_access deny ts_deny_dst")  # cannot say "no parent route" in one line
+    return lines
 
 
 def _client_rules(acls: _Conf, rules: list[str], clients: ir.ClientPolicy, report: Report) -> None:
@@ -426,15 +462,23 @@ def _auth(acls: _Conf, rules: list[str], auth: ir.AuthPolicy, report: Report) ->
                     source=SOURCE, span=first))
 
 
+def _where_all(spans: Sequence[Span]) -> str:
+    """``a.conf:3,4 b.conf:9`` for several spans."""
+    by_path: dict[str, list[str]] = {}
+    for span in spans:
+        by_path.setdefault(span.path, []).append(str(span.line))
+    return " ".join(f"{path}:{','.join(lines)}" for path, lines in by_path.items()) or "(default)"
+
+
 def _connect_rules(acls: _Conf, rules: list[str], connect: ir.ConnectPolicy) -> None:
-    where = ", ".join(_where(s) for s in connect.origins) or "(no ConnectPort)"
+    where = _where_all(connect.origins)
     if connect.ports is None:
         return
     if not connect.ports:
         rules.append(f"# {where} ConnectPort 0: CONNECT refused")
         rules.append("http_access deny CONNECT")
         return
-    acls.comment(f"{where} ConnectPort")
+    acls.comment(f"{where} ConnectPort {' '.join(str(p) for p in sorted(connect.ports))}")
     acls.acl("ts_connect_ports", "port", [str(p) for p in sorted(connect.ports)])
     rules.append("http_access deny CONNECT !ts_connect_ports")
 
@@ -539,23 +583,25 @@ def _site_acls(conf: _Conf, index: int, route: ir.UpstreamRoute, report: Report)
     return ["ts_ip_literal", name]
 
 
-def _upstream(conf: _Conf, upstream: ir.UpstreamPolicy, report: Report) -> None:
-    routes = upstream.routes
-    if not routes:
-        return
-    conf.section("upstream routes (tinyproxy: last matching scoped rule wins; here in evaluation order)")
-    acls = _Conf()
+def _upstream_matchers(acls: _Conf, upstream: ir.UpstreamPolicy, report: Report) -> list[list[str]]:
+    """Declare each route's site ACLs into ``acls``; per route, the ACL names (ANDed) matching it."""
     matchers: list[list[str]] = []
-    for i, route in enumerate(routes, 1):
+    if upstream.routes:
+        acls.comment("upstream route sites (tinyproxy: last matching scoped rule wins; here in evaluation order)")
+    for i, route in enumerate(upstream.routes, 1):
         site = route.site
         label = "default" if site is None else f"{site.kind.value} {site.value}".strip()
         acls.comment(f"{_where(route.origin)} route {i}: {label} → {route.kind.value}"
                      + (f" {route.host}:{route.port}" if route.host else ""))
         matchers.append(_site_acls(acls, i, route, report))
-    if any("ts_ip_literal" in m for m in matchers):
-        conf.acl("ts_ip_literal", "dstdom_regex", list(_IP_LITERAL_RES), flags="-n -i")
-    conf.lines.extend(acls.lines)
+    return matchers
 
+
+def _upstream(conf: _Conf, upstream: ir.UpstreamPolicy, matchers: list[list[str]], report: Report) -> None:
+    routes = upstream.routes
+    if not routes:
+        return
+    conf.section("upstream routes, first match (sites are declared with the other ACLs)")
     peers: list[str] = []
     peer_access: list[str] = []
     for i, route in enumerate(routes, 1):
@@ -574,8 +620,11 @@ def _upstream(conf: _Conf, upstream: ir.UpstreamPolicy, report: Report) -> None:
             peers.append(f"cache_peer {host} parent {route.port} 0 {opts}")
             for earlier in matchers[: i - 1]:
                 peer_access.append(f"cache_peer_access {peer} deny {' '.join(earlier) or 'all'}")
-            peer_access.append(f"cache_peer_access {peer} allow {' '.join(matchers[i - 1]) or 'all'}")
-            peer_access.append(f"cache_peer_access {peer} deny all")
+            if matchers[i - 1]:
+                peer_access.append(f"cache_peer_access {peer} allow {' '.join(matchers[i - 1])}")
+                peer_access.append(f"cache_peer_access {peer} deny all")
+            else:
+                peer_access.append(f"cache_peer_access {peer} allow all")
         elif route.kind in (ir.UpstreamKind.SOCKS4, ir.UpstreamKind.SOCKS5):
             report.add(make("TS260", f"{route.kind.value} upstream {route.host}:{route.port} is not carried over; "
                             "matching requests fail instead of going direct", source=SOURCE, span=route.origin))

@@ -369,7 +369,6 @@ def test_upstream_first_match_order() -> None:
         "cache_peer_access ts_peer_3 deny ts_up_site_1",
         "cache_peer_access ts_peer_3 deny ts_up_site_2",
         "cache_peer_access ts_peer_3 allow all",
-        "cache_peer_access ts_peer_3 deny all",
     ]
     assert directives(lines, "always_direct") == ["always_direct allow ts_up_site_1"]
     assert directives(lines, "never_direct") == ["never_direct allow ts_up_site_2", "never_direct allow all"]
@@ -456,3 +455,36 @@ def test_no_trailing_whitespace() -> None:
         ir.DestPattern("x", False, ir.PatternSyntax.BRE, "x   ", S(3)),), S(2)))
     lines, _ = conf_of(policy)
     assert all(line == line.rstrip() for line in lines)
+
+
+HARD = ir.Hardening((ipaddress.ip_network("169.254.0.0/16"),), True, 0)
+
+
+def test_hardening_without_parents_resolves_names() -> None:
+    lines, _ = conf_of(replace(BASE, hardening=HARD))
+    assert "http_access deny ts_deny_dst" in lines
+    assert not directives(lines, "acl ts_ip_literal")
+
+
+def test_hardening_with_default_parent_checks_ip_literals_and_direct_sites_only() -> None:
+    policy = replace(BASE, hardening=HARD, upstream=ir.UpstreamPolicy((
+        route(ir.UpstreamKind.DIRECT, ir.SiteMatch(ir.SiteKind.SUBDOMAINS, "internal.example"), line=2),
+        route(ir.UpstreamKind.HTTP, None, "p", 3128, line=3),
+    )))
+    lines, _ = conf_of(policy)
+    hard = [line for line in directives(lines, "http_access") if "ts_deny_dst" in line]
+    assert hard == ["http_access deny ts_ip_literal ts_deny_dst", "http_access deny ts_up_site_1 ts_deny_dst"]
+    # every ACL is declared before the http_access lines that use it
+    first_access = next(i for i, line in enumerate(lines) if line.startswith("http_access"))
+    assert all(i < first_access for i, line in enumerate(lines) if line.startswith("acl "))
+
+
+def test_hardening_with_scoped_parents_covers_unrouted_requests() -> None:
+    policy = replace(BASE, hardening=HARD, upstream=ir.UpstreamPolicy((
+        route(ir.UpstreamKind.HTTP, ir.SiteMatch(ir.SiteKind.EXACT_HOST, "a.test"), "p", 3128, line=2),
+        route(ir.UpstreamKind.HTTP, ir.SiteMatch(ir.SiteKind.SUBDOMAINS, "b.test"), "p", 3128, line=3),
+    )))
+    lines, _ = conf_of(policy)
+    hard = [line for line in directives(lines, "http_access") if "ts_deny_dst" in line]
+    assert hard == ["http_access deny ts_ip_literal ts_deny_dst",
+                    "http_access deny !ts_up_site_1 !ts_up_site_2 ts_deny_dst"]

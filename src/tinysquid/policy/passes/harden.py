@@ -41,8 +41,9 @@ def harden(policy: ir.Policy, report: Report, *, squid_version: str) -> ir.Polic
     nets = ", ".join(str(n) for n in METADATA_NETWORKS)
     report.add(make(
         "TS300", f"requests to {nets} are refused with 403", source="convert", subject="hardening.deny_destinations",
-        consequence="pods cannot use the proxy to read instance credentials; a hostname that resolves into "
-                    "these ranges is refused too (squid resolves it for the dst check)",
+        consequence="pods cannot use the proxy to read instance credentials; a host name that resolves into "
+                    "these ranges is refused too where squid connects itself (for requests handed to a parent "
+                    "proxy only IP-address requests are checked: the parent resolves the name)",
         data={"networks": [str(n) for n in METADATA_NETWORKS], "squid_version": squid_version}))
     report.add(make(
         "TS301", "cache-manager pages (/squid-internal-mgr/) answer to localhost only", source="convert",
