@@ -9,6 +9,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _BAD = re.compile(r"FATAL|Bungled|ERROR|unrecognized|Unknown|is obsolete", re.IGNORECASE)
+# squid ≤6 drops the WIDER network when a narrower one of the same ACL comes first, with only two
+# WARNINGs ("'N' is a subnetwork of 'W'", then "because of this 'W' is ignored …"): that silently
+# changes what the ACL matches, so it counts as a problem. Dropping the narrower one is harmless.
+_SUBNET = re.compile(r"'([^']*)' is a subnetwork of \([AB]\) '([^']*)'")
+_IGNORED = re.compile(r"because of this '([^']*)' is ignored")
+
+
+def _dropped_wider(lines: list[str]) -> list[str]:
+    problems = []
+    wider = None
+    for line in lines:
+        m = _SUBNET.search(line)
+        if m:
+            wider = m.group(2)
+            continue
+        m = _IGNORED.search(line)
+        if m and wider is not None and m.group(1) == wider:
+            problems.append(line.strip())
+    return problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +52,7 @@ def find_squid() -> str | None:
 
 def squid_parse(conf: Path, *, squid_binary: str | None = None, timeout: float = 120) -> ParseOutcome:
     """Run ``squid -k parse -f conf``. squid 5.7 skips bad regexes with only an ERROR line and exit 0,
-    so any ERROR/FATAL line counts as a failure too.
+    so any ERROR/FATAL line counts as a failure too, and so does a dropped wider network.
 
     Raises:
         FileNotFoundError: no squid binary.
@@ -44,6 +63,7 @@ def squid_parse(conf: Path, *, squid_binary: str | None = None, timeout: float =
     proc = subprocess.run([binary, "-k", "parse", "-f", str(conf)], capture_output=True, text=True,
                           timeout=timeout, check=False)
     output = proc.stdout + proc.stderr
-    problems = tuple(line.strip() for line in output.splitlines() if _BAD.search(line))
+    lines = output.splitlines()
+    problems = tuple(line.strip() for line in lines if _BAD.search(line)) + tuple(_dropped_wider(lines))
     return ParseOutcome(ok=proc.returncode == 0 and not problems, returncode=proc.returncode,
                         problems=problems, output=output)
