@@ -29,6 +29,10 @@ _CLEAR = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT
           "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_ENDPOINT_URL")
 
 
+# moto accepts any AMI id; asking it for a real one (DescribeImages) costs seconds per region.
+AMI = "ami-0123456789abcdef0"
+
+
 def fake_env(base: dict[str, str] | None = None, *, credentials: bool = True) -> dict[str, str]:
     """An environment with fake credentials (or none), no profile files, no instance metadata."""
     env = dict(os.environ if base is None else base)
@@ -152,7 +156,7 @@ def seed_estate(url: str, region: str = "us-east-1", *, dns: bool = True, prefix
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i + 1}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
                for i, az in enumerate(est.azs)]
-    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ami = AMI
 
     est.proxy_sg = ec2.create_security_group(GroupName=f"{prefix}tinyproxy-sg", Description="tinyproxy clients",
                                              VpcId=vpc)["GroupId"]
@@ -251,14 +255,14 @@ def seed_scale(url: str, region: str, *, instances: int = 500, nlbs: int = 20, e
     vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{i * 16}.0/20", AvailabilityZone=f"{region}{az}")
                ["Subnet"]["SubnetId"] for i, az in enumerate("ab")]
-    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ami = AMI
     sg = ec2.create_security_group(GroupName="fleet", Description="fleet", VpcId=vpc)["GroupId"]
     ids: list[str] = []
-    per_subnet = instances // 2
-    for n, subnet in enumerate(subnets):
-        count = per_subnet if n == 0 else instances - per_subnet
+    # Launched in batches of 10: moto pages DescribeInstances by reservation, as AWS may.
+    for n in range(0, instances, 10):
+        count = min(10, instances - n)
         res = ec2.run_instances(ImageId=ami, MinCount=count, MaxCount=count, InstanceType="t3.micro",
-                                SubnetId=subnet, SecurityGroupIds=[sg],
+                                SubnetId=subnets[(n // 10) % 2], SecurityGroupIds=[sg],
                                 TagSpecifications=[{"ResourceType": "instance", "Tags": _tags(Role="fleet")}])
         ids += [i["InstanceId"] for i in res["Instances"]]
     proxies = ids[:4]
@@ -282,3 +286,119 @@ def seed_scale(url: str, region: str, *, instances: int = 500, nlbs: int = 20, e
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
         tg_arns.append(tg["TargetGroupArn"])
     return {"proxies": proxies, "instances": ids, "eips": allocs, "tg_arns": tg_arns}
+
+
+# --- a recording, refusing reverse proxy in front of moto ------------------------------------------
+
+_ERROR_BODIES = {
+    # EC2 (ec2 query protocol) answers UnauthorizedOperation in <Response><Errors>…
+    "ec2": ('<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>UnauthorizedOperation'
+            '</Code><Message>You are not authorized to perform this operation. ({action})</Message></Error>'
+            '</Errors><RequestID>tinysquid-test</RequestID></Response>'),
+    # query / rest-xml services answer AccessDenied in <ErrorResponse>
+    "other": ('<?xml version="1.0" encoding="UTF-8"?><ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied'
+              '</Code><Message>User is not authorized to perform: {action}</Message></Error>'
+              '<RequestId>tinysquid-test</RequestId></ErrorResponse>'),
+}
+
+
+def _route53_action(method: str, path: str) -> str:
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    if parts[:2] == ["2013-04-01", "hostedzone"]:
+        if len(parts) == 2:
+            return "ListHostedZones" if method == "GET" else "CreateHostedZone"
+        if len(parts) >= 4 and parts[3] == "rrset":
+            return "ListResourceRecordSets" if method == "GET" else "ChangeResourceRecordSets"
+        return "GetHostedZone" if method == "GET" else f"{method}HostedZone"
+    return f"{method} {path}"
+
+
+class RecordingProxy:
+    """HTTP reverse proxy on 127.0.0.1 that logs (service, region, action) and refuses chosen actions.
+
+    ``deny`` holds (iam_service, action or "*", region or "*"). ``regions`` (optional) answers
+    DescribeRegions itself with just these regions, so --all-regions stays fast against moto.
+    """
+
+    def __init__(self, upstream: str, *, deny: set[tuple[str, str, str]] = frozenset(),
+                 regions: list[str] | None = None) -> None:
+        self.upstream = upstream
+        self.deny = set(deny)
+        self.regions = regions
+        self.calls: list[tuple[str, str, str]] = []
+        self.url = ""
+        self._server: Any = None
+        self._thread: Any = None
+
+    def __enter__(self) -> RecordingProxy:
+        import http.client
+        import threading
+        import urllib.parse
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        proxy = self
+        up = urllib.parse.urlsplit(self.upstream)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                auth = self.headers.get("Authorization", "")
+                scope = auth.split("Credential=", 1)[-1].split(",", 1)[0].split("/") if "Credential=" in auth else []
+                region, service = (scope[2], scope[3]) if len(scope) >= 5 else ("?", "?")
+                if service == "route53":
+                    action = _route53_action(self.command, self.path)
+                else:
+                    form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+                    action = (form.get("Action") or ["?"])[0]
+                proxy.calls.append((service, region, action))
+                if any(s == service and a in (action, "*") and r in (region, "*") for s, a, r in proxy.deny):
+                    text = _ERROR_BODIES["ec2" if service == "ec2" else "other"].format(action=f"{service}:{action}")
+                    return self._reply(403, text.encode(), "text/xml")
+                if service == "ec2" and action == "DescribeRegions" and proxy.regions is not None:
+                    items = "".join(f"<item><regionName>{r}</regionName><regionEndpoint>ec2.{r}.amazonaws.com"
+                                    f"</regionEndpoint><optInStatus>opt-in-not-required</optInStatus></item>"
+                                    for r in proxy.regions)
+                    text = ('<?xml version="1.0" encoding="UTF-8"?><DescribeRegionsResponse xmlns='
+                            '"http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>t</requestId>'
+                            f"<regionInfo>{items}</regionInfo></DescribeRegionsResponse>")
+                    return self._reply(200, text.encode(), "text/xml")
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                    conn.request(self.command, self.path, body=body or None, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    self._reply(resp.status, data, resp.getheader("Content-Type", "text/xml"))
+                finally:
+                    conn.close()
+
+            def _reply(self, status: int, data: bytes, ctype: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def actions(self) -> set[str]:
+        """Every IAM action seen, ``service:Action``."""
+        return {f"{s}:{a}" for s, _r, a in self.calls}

@@ -150,8 +150,8 @@ def price_estate(doc: Mapping[str, Any], prices: Prices, *, monthly_gb: float) -
                              quantity=1, hours=hours if running else 0.0, unit_price=float(hourly or 0.0),
                              unit="USD per instance-hour",
                              note=None if running else f"state {inst.get('state')}: no compute charge"))
-        if inst.get("public_ip_kind") == "auto-assigned":
-            legacy.append(p.item(f"instance:{inst['id']}", inst["region"], "public IPv4 (auto-assigned)",
+        if inst.get("public_ip_kind") in ("auto-assigned", "unknown"):
+            legacy.append(p.item(f"instance:{inst['id']}", inst["region"], f"public IPv4 ({inst['public_ip_kind']})",
                                  quantity=1, hours=hours, unit_price=float(table["public_ipv4_hour"]),
                                  unit="USD per address-hour"))
 

@@ -63,6 +63,7 @@ def relate_region(data: Any, selected: Mapping[str, list[Reason]],
     """One region's records: selected instances and everything attached to them, and the edges."""
     region = data.region
     rec = Records()
+    addresses_known = not any(getattr(f, "action", "") == "ec2:DescribeAddresses" for f in data.failures)
     inst_by_id = {i["InstanceId"]: i for i in data.instances if i["InstanceId"] in selected}
     eni_owner = {eni["NetworkInterfaceId"]: iid for iid, inst in inst_by_id.items()
                  for eni in inst.get("NetworkInterfaces", [])}
@@ -219,17 +220,28 @@ def relate_region(data: Any, selected: Mapping[str, list[Reason]],
                          "security_groups": [g["GroupId"] for g in eni.get("Groups", [])]})
             rec.edges.append(edge(f"eni:{eni['NetworkInterfaceId']}", f"instance:{iid}", "attached-to"))
         public_ip = inst.get("PublicIpAddress")
-        if public_ip and public_ip not in eip_public:
+        if public_ip in eip_public:
+            ip_kind: str | None = "elastic-ip"
+        elif public_ip and not addresses_known:
+            # DescribeAddresses was refused: it may be an Elastic IP or an auto-assigned address.
+            ip_kind = "unknown"
+            rec.egress_ips.append({"public_ip": public_ip, "region": region, "kind": "unknown",
+                                   "allocation_id": None, "instance_id": iid, "stable": None,
+                                   "why": "public IPv4 of a proxy instance (Elastic IP status unknown: "
+                                          "DescribeAddresses refused)"})
+        elif public_ip:
+            ip_kind = "auto-assigned"
             rec.egress_ips.append({"public_ip": public_ip, "region": region, "kind": "auto-assigned",
                                    "allocation_id": None, "instance_id": iid, "stable": False,
                                    "why": "auto-assigned public IPv4 of a proxy instance: changes at stop/start"})
+        else:
+            ip_kind = None
         tags = tags_of(inst)
         rec.instances.append({
             "id": iid, "region": region, "name": tags.get("Name"), "type": inst.get("InstanceType"),
             "availability_zone": inst.get("Placement", {}).get("AvailabilityZone"),
             "state": inst.get("State", {}).get("Name"), "private_ip": inst.get("PrivateIpAddress"),
-            "public_ip": public_ip, "public_ip_kind": ("elastic-ip" if public_ip in eip_public else
-                                                       "auto-assigned" if public_ip else None),
+            "public_ip": public_ip, "public_ip_kind": ip_kind,
             "launch_time": _iso(inst.get("LaunchTime")), "image_id": inst.get("ImageId"),
             "vpc_id": inst.get("VpcId"), "subnet_id": inst.get("SubnetId"), "tags": tags,
             "selected_because": [r.to_record() for r in selected[iid]],

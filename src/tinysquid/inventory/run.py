@@ -37,6 +37,9 @@ class Options:
     regions: tuple[str, ...] = ()
     all_regions: bool = False
     endpoint_url: str | None = None
+    # Per-region endpoints (region → URL), overriding endpoint_url: real AWS regions are separate
+    # endpoints; the benchmark models that with one moto server per region.
+    region_endpoints: tuple[tuple[str, str], ...] = ()
     monthly_gb: float = 0.0
     prices: Prices | None = None
     page_size: int | None = None
@@ -159,7 +162,8 @@ def resolve_regions(session: Any, options: Options) -> list[str]:
 def _caller(session: Any, region: str, options: Options) -> Caller:
     config = collect.botocore_config(retry_mode=options.retry_mode, max_attempts=options.max_attempts,
                                      timeout=options.timeout)
-    return Caller(session, region, endpoint_url=options.endpoint_url, config=config, page_size=options.page_size)
+    endpoint = dict(options.region_endpoints).get(region, options.endpoint_url)
+    return Caller(session, region, endpoint_url=endpoint, config=config, page_size=options.page_size)
 
 
 def check_credentials(session: Any) -> None:

@@ -1,0 +1,66 @@
+"""Scale: 3 regions × 500 instances, 20 NLBs and 200 Elastic IPs in all, against a moto server.
+
+Completes, finds exactly the proxies, and exercises pagination (several pages requested per list
+call, counted on the wire by the recording proxy in front of moto).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.integration._moto import RecordingProxy, fake_env, reset, seed_scale, session, threaded_moto
+from tinysquid.inventory.run import Options, run_inventory
+from tinysquid.inventory.select import Criteria
+
+pytestmark = pytest.mark.integration
+
+REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+NLBS = (7, 7, 6)      # 20 in all
+EIPS = (67, 67, 66)   # 200 in all
+
+
+@pytest.fixture(scope="module")
+def scaled():
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("AWS_"):
+                mp.delenv(key)
+        for key, value in fake_env({}).items():
+            mp.setenv(key, value)
+        with threaded_moto() as url:
+            reset(url)
+            with ThreadPoolExecutor(3) as pool:
+                seeds = list(pool.map(lambda args: seed_scale(url, args[0], instances=500, nlbs=args[1], eips=args[2]),
+                                      zip(REGIONS, NLBS, EIPS)))
+            yield url, dict(zip(REGIONS, seeds))
+
+
+def test_three_regions_500_instances_paginated(scaled):
+    url, seeds = scaled
+    progress: list[tuple[int, int]] = []
+    with RecordingProxy(url) as proxy:
+        started = time.monotonic()
+        res = run_inventory(session(), Options(criteria=Criteria((("Role", "tinyproxy"),), None, 8888),
+                                               regions=REGIONS, endpoint_url=proxy.url, page_size=10),
+                            progress=lambda done, total: progress.append((done, total)))
+        elapsed = time.monotonic() - started
+    doc = res.document
+    assert res.gaps == [] and doc["gaps"] == []
+    assert doc["regions"] == sorted(REGIONS)
+    assert {i["id"] for i in doc["instances"]} == {p for s in seeds.values() for p in s["proxies"]}
+    assert len(doc["elastic_ips"]) == 12 and len(doc["load_balancers"]) == 3  # one proxy NLB per region
+    assert all(i["target_groups"] for i in doc["instances"])
+
+    pages = Counter((r, a) for _s, r, a in proxy.calls)
+    for region in REGIONS:
+        assert pages[(region, "DescribeInstances")] >= 5, pages   # 50 reservations / 10 per page
+        assert pages[(region, "DescribeLoadBalancers")] >= 1
+        assert pages[(region, "DescribeTargetGroups")] >= 1
+    assert sum(pages[(r, "DescribeInstances")] for r in REGIONS) > len(REGIONS)
+    assert progress and progress[-1][0] == progress[-1][1]
+    assert elapsed < 60
