@@ -1,0 +1,428 @@
+"""Pre-flight checks: each decides ``pass``, ``fail`` or ``unknown`` from the inputs, with evidence.
+
+A ``fail`` is *blocking* when proceeding would risk an outage or a security regression (exit 1).
+``unknown`` is never a pass: ``decided_by`` names the input that would decide it. Checks on the
+running squid read the cluster (API or dump); without it they fall back to the generated
+values.yaml for what the values fix (PreferClose, PDB, exporter, grace period).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from tinysquid.diagnostics import Diagnostic
+from tinysquid.diagnostics.model import make
+from tinysquid.plan.cluster import ClusterView, meta, ref
+from tinysquid.plan.inputs import Inputs, get, shutdown_lifetime
+
+ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+EXPORTER_NAME = "squid-exporter"
+CLUSTER_INPUT = "--context or --cluster-dump"
+K8S_DEFAULT_GRACE = 30  # PodSpec.terminationGracePeriodSeconds default
+
+
+class Outcome(StrEnum):
+    """The verdict of one check."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+
+
+@dataclass
+class Check:
+    """One pre-flight check and its verdict."""
+
+    id: str
+    title: str
+    code: str
+    blocking_if_failed: bool
+    status: Outcome = Outcome.UNKNOWN
+    evidence: list[str] = field(default_factory=list)
+    decided_by: str | None = None
+    finding: Diagnostic | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """True when this check failed and failing it blocks the cutover."""
+        return self.status is Outcome.FAIL and self.blocking_if_failed
+
+    def record(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        rec: dict[str, Any] = {"id": self.id, "title": self.title, "status": str(self.status),
+                               "blocking": self.blocking,
+                               "blocking_if_failed": self.blocking_if_failed, "code": self.code, "evidence": list(self.evidence)}
+        if self.decided_by:
+            rec["decided_by"] = self.decided_by
+        if self.finding is not None:
+            rec["finding"] = self.finding.to_record()
+        return rec
+
+
+@dataclass
+class SquidInCluster:
+    """The squid objects found in the target namespace (any may be missing)."""
+
+    namespace: str
+    deployment: dict[str, Any] | None = None
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    service: dict[str, Any] | None = None
+    configmap: dict[str, Any] | None = None
+
+
+def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, Any] | None) -> bool:
+    """A LabelSelector (matchLabels + matchExpressions) against labels; an empty selector matches
+    nothing here (k8s: a PDB with an empty selector matches every pod, which is not squid-specific)."""
+    if not selector:
+        return False
+    labels = labels or {}
+    ml = selector.get("matchLabels") or {}
+    if any(labels.get(k) != v for k, v in ml.items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, vals = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in vals:
+            return False
+        if op == "NotIn" and labels.get(key) in vals:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return bool(ml or selector.get("matchExpressions"))
+
+
+def find_squid(cluster: ClusterView, namespace: str, release: str = "squid") -> SquidInCluster:
+    """The squid Deployment (named after the release, or labelled app.kubernetes.io/name=squid),
+    its pods (through ReplicaSet ownerReferences, else the selector), Service and ConfigMap."""
+    found = SquidInCluster(namespace)
+    deps = cluster.in_namespace("Deployment", namespace)
+    by_name = [d for d in deps if meta(d).get("name") == release]
+    by_label = [d for d in deps if (meta(d).get("labels") or {}).get("app.kubernetes.io/name") == "squid"]
+    found.deployment = (by_name or by_label or [None])[0]
+    if found.deployment is None:
+        return found
+    dep_name = meta(found.deployment).get("name")
+    rs_names = {meta(rs).get("name") for rs in cluster.in_namespace("ReplicaSet", namespace)
+                if any(o.get("kind") == "Deployment" and o.get("name") == dep_name
+                       for o in meta(rs).get("ownerReferences") or [])}
+    selector = get(found.deployment, "spec", "selector")
+    for pod in cluster.in_namespace("Pod", namespace):
+        owners = meta(pod).get("ownerReferences") or []
+        owned = any(o.get("kind") == "ReplicaSet" and o.get("name") in rs_names for o in owners)
+        if owned or (not rs_names and selector_matches(selector, meta(pod).get("labels"))):
+            found.pods.append(pod)
+    pod_labels = get(found.deployment, "spec", "template", "metadata", "labels", default={})
+    services = cluster.in_namespace("Service", namespace)
+    svc = [s for s in services if meta(s).get("name") == dep_name]
+    svc = svc or [s for s in services if get(s, "spec", "selector") and
+                  all(pod_labels.get(k) == v for k, v in get(s, "spec", "selector").items())
+                  and not meta(s).get("name", "").endswith("-metrics")]
+    found.service = svc[0] if svc else None
+    cms = [c for c in cluster.in_namespace("ConfigMap", namespace) if "squid.conf" in (c.get("data") or {})]
+    cm_named = [c for c in cms if meta(c).get("name") == f"{dep_name}-conf"]
+    found.configmap = (cm_named or cms or [None])[0]
+    return found
+
+
+def _pod_ready(pod: Mapping[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in get(pod, "status", "conditions", default=[]) or [])
+
+
+def _zone(node: Mapping[str, Any]) -> str | None:
+    labels = meta(node).get("labels") or {}
+    return next((labels[k] for k in ZONE_LABELS if labels.get(k)), None)
+
+
+def _fail(check: Check, message: str, subject: str, **kw: Any) -> Check:
+    check.status = Outcome.FAIL
+    check.finding = make(check.code, message, source="plan", subject=subject, **kw)
+    return check
+
+
+def _unknown(check: Check, why: str, decided_by: str) -> Check:
+    check.status = Outcome.UNKNOWN
+    check.evidence.append(why)
+    check.decided_by = decided_by
+    return check
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+def check_replicas(squid: SquidInCluster | None) -> Check:
+    """The squid Deployment has ≥ 2 ready replicas."""
+    c = Check("replicas", "squid Deployment has at least 2 ready replicas", "TS701", True)
+    if squid is None:
+        return _unknown(c, "no cluster input", CLUSTER_INPUT)
+    if squid.deployment is None:
+        return _unknown(c, f"no squid Deployment in namespace {squid.namespace} (not deployed yet?)",
+                        f"{CLUSTER_INPUT} after phase 1")
+    dep = squid.deployment
+    ready = int(get(dep, "status", "readyReplicas", default=0) or 0)
+    wanted = get(dep, "spec", "replicas", default=1)
+    c.evidence.append(f"{ref(dep)}: spec.replicas={wanted}, status.readyReplicas={ready}")
+    if ready >= 2:
+        c.status = Outcome.PASS
+        return c
+    return _fail(c, f"{ref(dep)} has {ready} ready replica(s); at least 2 are needed", ref(dep))
+
+
+def check_zones(squid: SquidInCluster | None, cluster: ClusterView | None) -> Check:
+    """The ready squid pods run on nodes of ≥ 2 zones (the nodes' topology.kubernetes.io/zone)."""
+    c = Check("zones", "ready squid pods span at least 2 availability zones", "TS702", True)
+    if squid is None or cluster is None:
+        return _unknown(c, "no cluster input", CLUSTER_INPUT)
+    if squid.deployment is None:
+        return _unknown(c, f"no squid Deployment in namespace {squid.namespace}", f"{CLUSTER_INPUT} after phase 1")
+    if not cluster.has("Pod") or not cluster.has("Node"):
+        missing = [k for k in ("Pod", "Node") if not cluster.has(k)]
+        return _unknown(c, f"{' and '.join(missing)} objects not read ({cluster.source})",
+                        f"{CLUSTER_INPUT} including pods and nodes")
+    nodes = {meta(n).get("name"): n for n in cluster.nodes}
+    zones: dict[str, list[str]] = {}
+    for pod in squid.pods:
+        if not _pod_ready(pod):
+            c.evidence.append(f"{ref(pod)}: not Ready (not counted)")
+            continue
+        node_name = get(pod, "spec", "nodeName")
+        node = nodes.get(node_name)
+        zone = _zone(node) if node else None
+        c.evidence.append(f"{ref(pod)} on node {node_name} in zone {zone or '(no zone label)'}")
+        if zone:
+            zones.setdefault(zone, []).append(meta(pod).get("name"))
+    if len(zones) >= 2:
+        c.status = Outcome.PASS
+        return c
+    where = f"zone {next(iter(zones))}" if zones else "no labelled zone"
+    return _fail(c, f"all ready squid pods are in {where}", ref(squid.deployment),
+                 data={"zones": sorted(zones)})
+
+
+PREFER_CLOSE = ("PreferClose", "PreferSameZone")  # PreferSameZone: the 1.34 name for the same hint
+
+
+def check_traffic_distribution(squid: SquidInCluster | None, values: Mapping[str, Any] | None) -> Check:
+    """The squid Service has ``trafficDistribution: PreferClose`` (cluster, else values.yaml)."""
+    c = Check("traffic-distribution", "squid Service keeps traffic in-zone (trafficDistribution: PreferClose)",
+              "TS703", True)
+    if squid is not None and squid.service is not None:
+        value = get(squid.service, "spec", "trafficDistribution")
+        subject = ref(squid.service)
+        c.evidence.append(f"{subject}: spec.trafficDistribution={value!r}")
+    elif values is not None:
+        value = get(values, "service", "trafficDistribution")
+        subject = "values.yaml service.trafficDistribution"
+        c.evidence.append(f"values.yaml: service.trafficDistribution={value!r}")
+    else:
+        why = "no squid Service in the cluster" if squid is not None else "no cluster input and no values"
+        return _unknown(c, why, f"{CLUSTER_INPUT} or --values")
+    if value in PREFER_CLOSE:
+        c.status = Outcome.PASS
+        return c
+    return _fail(c, f"{subject} is {value!r}, not PreferClose", subject)
+
+
+def check_pdb(squid: SquidInCluster | None, cluster: ClusterView | None,
+              values: Mapping[str, Any] | None) -> Check:
+    """A PodDisruptionBudget selects the squid pods (cluster, else values.yaml)."""
+    c = Check("pdb", "a PodDisruptionBudget selects the squid pods", "TS704", True)
+    if squid is not None and squid.deployment is not None and cluster is not None and cluster.has(
+            "PodDisruptionBudget"):
+        labels = get(squid.deployment, "spec", "template", "metadata", "labels", default={})
+        pdbs = [p for p in cluster.in_namespace("PodDisruptionBudget", squid.namespace)
+                if selector_matches(get(p, "spec", "selector"), labels)]
+        for p in pdbs:
+            spec = p.get("spec") or {}
+            budget = {k: spec[k] for k in ("minAvailable", "maxUnavailable") if k in spec}
+            c.evidence.append(f"{ref(p)} selects the squid pods ({budget or 'no budget'}), "
+                              f"disruptionsAllowed={get(p, 'status', 'disruptionsAllowed')}")
+        if pdbs:
+            c.status = Outcome.PASS
+            return c
+        c.evidence.append(f"no PodDisruptionBudget in {squid.namespace} selects labels {labels}")
+        return _fail(c, f"no PodDisruptionBudget selects {ref(squid.deployment)}", ref(squid.deployment))
+    if values is not None:
+        enabled = get(values, "podDisruptionBudget", "enabled", default=True)  # chart default: true
+        c.evidence.append(f"values.yaml: podDisruptionBudget.enabled={enabled!r}")
+        if enabled:
+            c.status = Outcome.PASS
+            return c
+        return _fail(c, "values.yaml disables the PodDisruptionBudget", "values.yaml podDisruptionBudget")
+    return _unknown(c, "no squid Deployment and PDBs in the cluster input, no values", f"{CLUSTER_INPUT} or --values")
+
+
+def check_exporter(squid: SquidInCluster | None, values: Mapping[str, Any] | None) -> Check:
+    """The squid-exporter sidecar is in the squid pod template (cluster, else values.yaml)."""
+    c = Check("exporter", "squid-exporter sidecar present (metrics for phase 4)", "TS705", False)
+    if squid is not None and squid.deployment is not None:
+        containers = get(squid.deployment, "spec", "template", "spec", "containers", default=[]) or []
+        names = [f"{x.get('name')} ({x.get('image')})" for x in containers]
+        c.evidence.append(f"{ref(squid.deployment)} containers: {', '.join(names) or 'none'}")
+        if any(x.get("name") == EXPORTER_NAME or EXPORTER_NAME in str(x.get("image", "")) for x in containers):
+            c.status = Outcome.PASS
+            return c
+        return _fail(c, f"{ref(squid.deployment)} has no {EXPORTER_NAME} container", ref(squid.deployment))
+    if values is not None:
+        enabled = get(values, "squidExporter", "enabled", default=True)  # chart default: true
+        c.evidence.append(f"values.yaml: squidExporter.enabled={enabled!r}")
+        if enabled:
+            c.status = Outcome.PASS
+            return c
+        return _fail(c, "values.yaml disables squidExporter", "values.yaml squidExporter")
+    return _unknown(c, "no squid Deployment in the cluster input, no values", f"{CLUSTER_INPUT} or --values")
+
+
+def check_grace(squid: SquidInCluster | None, values: Mapping[str, Any] | None) -> Check:
+    """terminationGracePeriodSeconds > squid's shutdown_lifetime (else kubelet SIGKILLs mid-drain)."""
+    c = Check("grace-period", "terminationGracePeriodSeconds exceeds squid's shutdown_lifetime", "TS706", True)
+    if squid is not None and squid.deployment is not None:
+        grace = get(squid.deployment, "spec", "template", "spec", "terminationGracePeriodSeconds")
+        grace_src = f"{ref(squid.deployment)} terminationGracePeriodSeconds"
+        if grace is None:
+            grace, grace_src = K8S_DEFAULT_GRACE, f"{ref(squid.deployment)} (Kubernetes default)"
+        if squid.configmap is not None:
+            conf = (squid.configmap.get("data") or {}).get("squid.conf", "")
+            lifetime, how = shutdown_lifetime(conf, values)
+            life_src = f"{ref(squid.configmap)}: {how}"
+        elif values is not None:
+            lifetime, how = shutdown_lifetime(get(values, "config", "squid.conf", default="") or "", values)
+            life_src = f"values.yaml: {how}"
+        else:
+            return _unknown(c, f"{grace_src}={grace}; squid.conf not found", "the squid ConfigMap or --values")
+    elif values is not None:
+        grace = get(values, "terminationGracePeriodSeconds", default=60)  # chart default 60
+        grace_src = "values.yaml terminationGracePeriodSeconds"
+        lifetime, how = shutdown_lifetime(get(values, "config", "squid.conf", default="") or "", values)
+        life_src = f"values.yaml: {how}"
+    else:
+        return _unknown(c, "no squid Deployment in the cluster input, no values", f"{CLUSTER_INPUT} or --values")
+    grace = int(grace)
+    c.evidence.append(f"{grace_src}={grace}")
+    c.evidence.append(f"shutdown_lifetime={lifetime}s from {life_src}")
+    if grace > lifetime:
+        if grace < lifetime + 10:
+            # The chart's preStop hook sleeps squidShutdownTimeout + 10 s (deployment.yaml).
+            c.evidence.append(f"note: the chart's preStop sleeps {lifetime + 10}s, longer than the grace period")
+        c.status = Outcome.PASS
+        return c
+    return _fail(c, f"grace period {grace}s is not greater than shutdown_lifetime {lifetime}s", grace_src,
+                 data={"grace_seconds": grace, "shutdown_lifetime_seconds": lifetime})
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _probe_line(p: Mapping[str, Any]) -> str:
+    what = p.get("request") or p.get("target") or " ".join(
+        str(x) for x in (p.get("method"), p.get("url") or p.get("host"), p.get("port")) if x)
+    old, new = p.get("old"), p.get("new")
+    old = old.get("class") if isinstance(old, Mapping) else old
+    new = new.get("class") if isinstance(new, Mapping) else new
+    tail = f" (old {old}, new {new})" if old or new else ""
+    return f"{p.get('result', '?')}: {what or p.get('id', '?')}{tail}"
+
+
+MAX_LISTED = 20
+
+
+def check_verify(report: Mapping[str, Any] | None, path: str | None) -> tuple[Check, Check]:
+    """The verify report has zero widened and zero narrowed (blocking); noisy/changed/errors listed."""
+    c = Check("verify", "tinysquid verify: zero widened and zero narrowed probes", "TS707", True)
+    n = Check("verify-noise", "tinysquid verify: noisy, changed and error probes reviewed", "TS709", False)
+    if report is None:
+        _unknown(n, "no verify report", "--verify-report")
+        return _unknown(c, "no verify report", "--verify-report"), n
+    summary = report.get("summary")
+    if not isinstance(summary, Mapping):
+        _unknown(n, f"{path} has no summary", "--verify-report (tinysquid verify -o json)")
+        return _unknown(c, f"{path} has no summary", "--verify-report (tinysquid verify -o json)"), n
+    counts = {k: _int(summary.get(k)) for k in ("total", "agree", "widened", "narrowed", "changed", "noisy",
+                                                 "errors")}
+    c.evidence.append(f"{path}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    probes = [p for p in report.get("probes") or [] if isinstance(p, Mapping)]
+    bad = [p for p in probes if p.get("result") in ("widened", "narrowed")]
+    c.evidence.extend(_probe_line(p) for p in bad[:MAX_LISTED])
+    if len(bad) > MAX_LISTED:
+        c.evidence.append(f"… and {len(bad) - MAX_LISTED} more")
+    if counts["total"] == 0:
+        c.status = Outcome.UNKNOWN
+        c.evidence.append("the report has no probes")
+        c.decided_by = "--verify-report of a run with probes"
+    elif counts["widened"] or counts["narrowed"]:
+        code = "TS707" if counts["widened"] else "TS708"
+        c.code = code
+        c.status = Outcome.FAIL
+        c.finding = make(code, f"verify: {counts['widened']} widened, {counts['narrowed']} narrowed",
+                         source="plan", subject=str(path), data={"widened": counts["widened"],
+                                                                  "narrowed": counts["narrowed"]})
+    else:
+        c.status = Outcome.PASS
+    other = [p for p in probes if p.get("result") in ("noisy", "changed", "error", "errors")]
+    n.evidence.append(f"noisy={counts['noisy']}, changed={counts['changed']}, errors={counts['errors']}")
+    n.evidence.extend(_probe_line(p) for p in other[:MAX_LISTED])
+    if len(other) > MAX_LISTED:
+        n.evidence.append(f"… and {len(other) - MAX_LISTED} more")
+    if counts["noisy"] or counts["changed"] or counts["errors"]:
+        n.status = Outcome.FAIL
+        n.finding = make("TS709", f"verify: {counts['noisy']} noisy, {counts['changed']} changed, "
+                         f"{counts['errors']} error probes to review", source="plan", subject=str(path))
+    elif counts["total"]:
+        n.status = Outcome.PASS
+    else:
+        _unknown(n, "the report has no probes", "--verify-report of a run with probes")
+    return c, n
+
+
+def check_convert(inputs: Inputs) -> Check:
+    """convert's findings whose status is not ``exact``, each with its line (informational)."""
+    c = Check("convert", "every tinyproxy line carried over exactly (else listed)", "TS710", False)
+    if inputs.convert_findings is None:
+        why = ("the tinyproxy front end is not available in this build" if inputs.config_path
+               else "no tinyproxy config and no convert report")
+        return _unknown(c, why, "--config tinyproxy.conf (or report.json next to --values)")
+    findings = inputs.convert_findings
+    c.evidence.append(f"{inputs.convert_source}: {len(findings)} line(s) not exact")
+    for f in findings[:MAX_LISTED * 2]:
+        where = f"{f.get('file')}:{f.get('line')}" if f.get("file") else f.get("subject", "-")
+        c.evidence.append(f"{where}: {f.get('status')} {f.get('code')} {f.get('message')}")
+    if len(findings) > MAX_LISTED * 2:
+        c.evidence.append(f"… and {len(findings) - MAX_LISTED * 2} more (see report.md)")
+    # Hardening is deliberate narrowing chosen by the tool (Report.exit_code treats it the same way).
+    if any(f.get("status") != "hardening" for f in findings):
+        return _fail(c, f"{sum(f.get('status') != 'hardening' for f in findings)} line(s) not carried over "
+                     "exactly", inputs.convert_source or "convert")
+    c.status = Outcome.PASS
+    return c
+
+
+def run_checks(inputs: Inputs, cluster: ClusterView | None, namespace: str,
+               release: str = "squid") -> tuple[list[Check], SquidInCluster | None]:
+    """Every pre-flight check, in runbook order, and the squid objects they looked at."""
+    squid = find_squid(cluster, namespace, release) if cluster is not None else None
+    verify, noise = check_verify(inputs.verify, next((f.path for f in inputs.files if f.role == "verify-report"),
+                                                     None))
+    checks = [
+        check_replicas(squid),
+        check_zones(squid, cluster),
+        check_traffic_distribution(squid, inputs.values),
+        check_pdb(squid, cluster, inputs.values),
+        check_exporter(squid, inputs.values),
+        check_grace(squid, inputs.values),
+        verify,
+        noise,
+        check_convert(inputs),
+    ]
+    for c in checks:
+        if c.status is Outcome.UNKNOWN and c.finding is None:
+            c.finding = make("TS700", f"{c.title}: unknown ({'; '.join(c.evidence)})", source="plan",
+                             subject=c.id, hint=f"decided by {c.decided_by}" if c.decided_by else None)
+    return checks, squid

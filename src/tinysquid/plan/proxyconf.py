@@ -1,0 +1,82 @@
+"""What the runbook needs from the legacy tinyproxy.conf and convert's findings about it.
+
+The Policy comes from ``tinysquid.convert.convert_file`` (the same front end as convert and verify).
+The Port, Timeout and filter domains are read from the Policy; convert's non-exact findings are
+listed with their lines. A convert ``report.json`` (written next to values.yaml) stands in when the
+config itself is not given.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from tinysquid.plan.inputs import Inputs, ProxyFacts, load_json
+
+# A filter pattern that is a plain host name once anchors, escapes and the usual "any subdomain"
+# prefixes are taken off (tinyproxy filters are POSIX regexes by default; research notes §2).
+_PREFIXES = (r"(.*\.)?", r"(^|\.)", r".*\.", r"(.+\.)?", r"\.", "*.", ".")
+_HOST_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+
+
+def domain_of_pattern(pattern: str) -> str | None:
+    """The host name a filter pattern names, or None when it is not a plain domain pattern."""
+    text = pattern.strip().lower()
+    text = text.removeprefix("^").removesuffix("$")
+    for prefix in _PREFIXES:
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+            break
+    text = text.replace(r"\.", ".").removesuffix(":443").removesuffix(".")
+    return text if _HOST_RE.match(text) else None
+
+
+def facts_from_policy(policy: Any) -> ProxyFacts:
+    """Port, idle Timeout and filter domains from a :class:`tinysquid.policy.ir.Policy`."""
+    domains: list[tuple[str, str]] = []
+    dest = policy.destinations
+    allowlist = None
+    if dest is not None:
+        allowlist = str(dest.default) == "deny"
+        for pat in dest.patterns:
+            name = pat.domain.name if pat.domain is not None else domain_of_pattern(pat.source_text)
+            if name:
+                where = str(pat.origin).rsplit(":", 1)[0] if pat.origin else "filter"
+                domains.append((name.lower().rstrip("."), where))
+    limits = policy.limits
+    timeout_line = str(limits.timeout_origin).rsplit(":", 1)[0] if limits.timeout_origin else None
+    return ProxyFacts(port=policy.listener.port, timeout=limits.idle_timeout, timeout_line=timeout_line,
+                      domains=tuple(dict.fromkeys(domains)), filter_is_allowlist=allowlist)
+
+
+def load_config(path: Path, inputs: Inputs) -> None:
+    """Convert ``path`` in memory; record its facts, its non-exact findings and its hash.
+
+    Raises:
+        InputError: the config is something tinyproxy would refuse (from the front end).
+    """
+    from tinysquid import convert
+    from tinysquid.plan.inputs import InputFile, read_bytes, sha256
+
+    data = read_bytes(path, "tinyproxy config")
+    inputs.files.append(InputFile("tinyproxy-config", str(path), sha256(data)))
+    inputs.config_path = str(path)
+    try:
+        result = convert.convert_file(Path(path))
+    except NotImplementedError:
+        # The front end is not available in this build: the checks that need it stay unknown.
+        return
+    if result.policy is not None:
+        inputs.proxy = facts_from_policy(result.policy)
+    inputs.convert_findings = [d.to_record() for d in result.report.not_exact()]
+    inputs.convert_source = f"convert of {path}"
+
+
+def load_convert_report(path: Path, inputs: Inputs) -> None:
+    """Read a convert ``report.json``: its findings whose status is not ``exact``."""
+    doc = load_json(path, "convert report", inputs)
+    findings = doc.get("findings") or doc.get("diagnostics") or []
+    inputs.convert_findings = [f for f in findings
+                               if isinstance(f, dict) and f.get("status") not in (None, "exact")]
+    inputs.convert_source = str(path)
