@@ -301,3 +301,62 @@ def test_live_headers(squid_bin: str, tmp_path: Path) -> None:
         assert "user-agent: probe\n" in got and "x-team: sre\n" in got
         assert "cookie:" not in got and "x-forwarded-for" not in got and "x-env" not in got
         assert re.search(r"\nvia: 1\.1 edge", got)
+
+
+def _random_policy(rng: "random.Random") -> ir.Policy:
+    nets = ["10.0.0.0/8", "10.1.0.0/16", "10.1.2.3/32", "0.0.0.0/0", "::/0", "::1/128", "2001:db8::/32",
+            "192.168.0.0/16", "::ffff:10.0.0.0/104", "127.0.0.1/32"]
+    names = ["localhost", ".corp.example", "host-1.example", "all"]
+    rules = []
+    for i in range(rng.randint(0, 6)):
+        action = rng.choice(list(ir.Action))
+        match = (ir.ClientHostname(rng.choice(names)) if rng.random() < 0.25
+                 else net(rng.choice(nets)))
+        rules.append(ir.ClientRule(action, match, S(i + 2)))
+    doms = [ir.DomainMatch(rng.choice(["a.test", "b.a.test", "test", "c.example"]), rng.random() < 0.7,
+                           rng.random() < 0.6) for _ in range(rng.randint(0, 5))]
+    pats = tuple(pat("x", domain=d) for d in doms) + tuple(
+        pat(rng.choice([r"^a[0-9]+\.test$", r"(^|\.)b\.test$", r"x{2,3}", r"-lead", r'"q', r"[{{]"]),
+            cs=rng.random() < 0.3) for _ in range(rng.randint(0, 4)))
+    dest = None if rng.random() < 0.2 else ir.DestPolicy(rng.choice(list(ir.MatchSubject)),
+                                                          rng.choice(list(ir.Action)), pats, S(30))
+    kinds = [ir.SiteKind.EXACT_HOST, ir.SiteKind.SUBDOMAINS, ir.SiteKind.IP_NETWORK, ir.SiteKind.ANY_HOST,
+             ir.SiteKind.TRAILING_DOT]
+    routes = []
+    for i in range(rng.randint(0, 4)):
+        kind = rng.choice(kinds)
+        value = {"ip-network": "10.0.0.0/8", "any-host": "::/0", "trailing-dot": "."}.get(kind.value, "r.test")
+        routes.append(ir.UpstreamRoute(rng.choice([ir.UpstreamKind.HTTP, ir.UpstreamKind.DIRECT,
+                                                   ir.UpstreamKind.SOCKS5]),
+                                       ir.SiteMatch(kind, value), "10.9.9.9", 3128 + i, origin=S(40 + i)))
+    if rng.random() < 0.5:
+        routes.append(ir.UpstreamRoute(ir.UpstreamKind.HTTP, None, "10.9.9.8", 8080, origin=S(50)))
+    routes = [r if r.kind is not ir.UpstreamKind.DIRECT else replace(r, host=None, port=None) for r in routes]
+    return replace(
+        BASE,
+        clients=ir.ClientPolicy(tuple(rules), ir.Action.DENY if rules else ir.Action.ALLOW),
+        connect=rng.choice([ir.ConnectPolicy(), ir.ConnectPolicy(frozenset()), ir.ConnectPolicy(frozenset({443}))]),
+        destinations=dest,
+        upstream=ir.UpstreamPolicy(tuple(routes)),
+        auth=ir.AuthPolicy((ir.BasicAuthUser("u", ir.Secret("p")),)) if rng.random() < 0.3 else None,
+    )
+
+
+def test_random_policies_pass_squid_parse(tmp_path: Path) -> None:
+    import random
+
+    require_binary("squid")
+    rng = random.Random(2026)
+    for i in range(25):
+        policy = _random_policy(rng)
+        if rng.random() < 0.5:
+            policy = hardened(policy)
+        for_chart = rng.random() < 0.5
+        text = render.render_squid_conf(policy, squid_version=rng.choice("56"), for_chart=for_chart,
+                                        report=Report())
+        if for_chart:
+            text = fill_chart_templates(text)
+        conf = tmp_path / f"random-{i}.conf"
+        conf.write_text(text)
+        outcome = squid_parse(conf)
+        assert outcome.ok, f"{policy}\n{outcome.problems}\n{text}"

@@ -488,3 +488,34 @@ def test_hardening_with_scoped_parents_covers_unrouted_requests() -> None:
     hard = [line for line in directives(lines, "http_access") if "ts_deny_dst" in line]
     assert hard == ["http_access deny ts_ip_literal ts_deny_dst",
                     "http_access deny !ts_up_site_1 !ts_up_site_2 ts_deny_dst"]
+
+
+def _dstdomain_matches(values: list[str], host: str) -> bool:
+    """squid's dstdomain: `.x` matches x and *.x; `x` matches x only (case-insensitive)."""
+    host = host.lower()
+    return any(host == v[1:] or host.endswith(v) if v.startswith(".") else host == v for v in values)
+
+
+def test_canonical_domains_keep_meaning_and_never_overlap() -> None:
+    import random
+
+    rng = random.Random(7)
+    labels = ["a", "b", "example", "com", "Net"]
+    for _ in range(300):
+        entries = []
+        for _ in range(rng.randint(1, 8)):
+            name = ".".join(rng.choice(labels) for _ in range(rng.randint(1, 3)))
+            entries.append((name, rng.random() < 0.5))
+        out = canonical_domains(entries)
+        hosts = {".".join(rng.choice(labels) for _ in range(rng.randint(1, 4))) for _ in range(40)}
+        hosts |= {n for n, _ in entries}
+        for host in hosts:
+            want = any(host.lower() == n.lower() or (w and host.lower().endswith("." + n.lower()))
+                       for n, w in entries)
+            assert _dstdomain_matches(out, host) == want, (entries, out, host)
+        # no value is covered by another (squid 5/6 FATAL or drop on overlaps)
+        for v in out:
+            for other in out:
+                if other is not v and other.startswith("."):
+                    bare = v.lstrip(".")
+                    assert not (bare == other[1:] or bare.endswith(other)), (out, v, other)
