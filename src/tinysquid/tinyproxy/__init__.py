@@ -1,4 +1,9 @@
-"""Front end: tinyproxy.conf (+ its filter file) → a typed, source-located model → Policy IR."""
+"""Front end: tinyproxy.conf (+ its filter file) → a typed, source-located model → Policy IR.
+
+Modules: :mod:`grammar` (each version's grammar as data), :mod:`directives` (the directive table),
+:mod:`parser` (lines → :mod:`nodes`), :mod:`filters` (the filter file), :mod:`posix_regex`
+(BRE/ERE/fnmatch → ERE), :mod:`lower` (nodes → IR with one finding per line).
+"""
 
 from __future__ import annotations
 
@@ -16,10 +21,22 @@ def read_policy(path: Path, *, version: "TinyproxyVersion", root: Path | None, r
     """Parse ``path`` as tinyproxy ``version`` would, load its filter file, and lower it to a Policy.
 
     Adds exactly one fidelity finding (status set) per directive line and per filter-file pattern
-    line to ``report``.
+    line to ``report``. Spans name files as the user wrote them (the config path as given, the
+    filter path as written in the config).
 
     Raises:
         InputError: tinyproxy would refuse to start with this file (syntax error, missing Port,
             missing filter file on 1.11, bad filter regex, CRLF on 1.11, …), or it cannot be read.
     """
-    raise NotImplementedError("tinyproxy front end: issue #2")
+    from tinysquid.diagnostics.model import InputError, Span, make
+    from tinysquid.tinyproxy.lower import lower
+    from tinysquid.tinyproxy.parser import SOURCE, parse_config
+
+    display = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(make("TS001", f"cannot read {display}: {exc.strerror or exc}", source=SOURCE,
+                              span=Span(display, 1))) from None
+    config = parse_config(data, display=display, version=str(version))
+    return lower(config, version=str(version), config_path=Path(path), root=root, report=report)

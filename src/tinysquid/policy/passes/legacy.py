@@ -1,0 +1,99 @@
+"""Lint holes that already exist in the legacy config (``legacy-hole`` findings, TS4xx).
+
+The faithful translation keeps them — fixing is the user's choice (``--tighten``):
+
+* an allowlist pattern that names a domain but is not anchored on both sides: ``slack\\.com``
+  also admits ``slack.com.attacker.example`` and ``notslack.com`` (TS401). With ``tighten`` it is
+  replaced by ``(^|\\.)slack\\.com$`` and an ``approximated`` finding says so (TS404);
+* a hostname Allow/Deny entry without a leading dot: tinyproxy suffix-matches the client's
+  unverified reverse-DNS name with no dot boundary, and ``all`` is such a name (TS403).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from tinysquid.diagnostics import Report
+from tinysquid.diagnostics.model import make
+from tinysquid.policy import ir
+from tinysquid.tinyproxy import posix_regex as rx
+
+SOURCE = "convert"
+_DOMAIN = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)+")
+
+
+def loose_domain(ere: str) -> tuple[str, bool, bool] | None:
+    """(domain, anchored_start, anchored_end) when ``ere`` is a literal domain with at most one
+    anchor (unescaped dots read as dots), else None."""
+    try:
+        node = rx.parse_ere(ere)
+    except rx.RegexError:
+        return None
+    items = node.items if isinstance(node, rx.Concat) else (node,)
+    start = bool(items) and items[0] == rx.Anchor("^")
+    end = bool(items) and items[-1] == rx.Anchor("$")
+    core = items[int(start): len(items) - int(end)]
+    chars = []
+    for n in core:
+        if isinstance(n, rx.Lit):
+            chars.append(n.ch)
+        elif isinstance(n, rx.AnyChar):
+            chars.append(".")
+        else:
+            return None
+    name = "".join(chars).lower()
+    if (start and end) or not _DOMAIN.fullmatch(name):
+        return None
+    return name, start, end
+
+
+def anchored(name: str) -> str:
+    """The tightened ERE: the domain and its subdomains, nothing else."""
+    return "(^|\\.)" + re.sub(r"([.\\[\](){}*+?|^$])", r"\\\1", name) + "$"
+
+
+def lint_legacy_holes(policy: ir.Policy, report: Report, *, tighten: bool) -> ir.Policy:
+    """Report legacy holes; with ``tighten`` replace loose allowlist patterns by anchored ones."""
+    for rule in policy.clients.rules:
+        if isinstance(rule.match, ir.ClientHostname) and not rule.match.name.startswith("."):
+            name = rule.match.name
+            extra = (" (`all` is not a keyword: it is the hostname \"all\")" if name == "all" else "")
+            report.add(make(
+                "TS403", f"{rule.action.value.title()} {name}: hostname entry without a dot boundary{extra}",
+                source=SOURCE, span=rule.origin,
+                consequence=f"matches any client whose reverse-DNS name ends in {name!r} "
+                            f"(e.g. evil{name}) or whose address {name!r} resolves to"))
+    dest = policy.destinations
+    if dest is None or dest.subject is not ir.MatchSubject.HOST or dest.default is not ir.Action.DENY:
+        return policy
+    out = []
+    changed = False
+    for p in dest.patterns:
+        loose = None if p.domain is not None or p.syntax is ir.PatternSyntax.FNMATCH else loose_domain(p.regex)
+        if loose is None:
+            out.append(p)
+            continue
+        name, start, end = loose
+        looks = []
+        if not end:
+            looks.append(f"{name}.attacker.example")
+        if not start:
+            looks.append(f"not{name}")
+        report.add(make(
+            "TS401", f"allowlist pattern {p.source_text!r} is not anchored: it also admits {' and '.join(looks)}",
+            source=SOURCE, span=p.origin,
+            consequence="the converted proxy keeps admitting these look-alike hosts, as tinyproxy did",
+            data={"tightened": anchored(name)}))
+        if tighten:
+            new = anchored(name)
+            report.add(make(
+                "TS404", f"--tighten: {p.source_text!r} → {new}", source=SOURCE, span=p.origin,
+                consequence=f"only {name} and its subdomains are admitted now, not the look-alikes"))
+            p = replace(p, regex=new, case_sensitive=False,
+                        domain=ir.DomainMatch(name, include_apex=True, include_subdomains=True))
+            changed = True
+        out.append(p)
+    if not changed:
+        return policy
+    return replace(policy, destinations=replace(dest, patterns=tuple(out)))

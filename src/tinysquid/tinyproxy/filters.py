@@ -1,0 +1,137 @@
+"""The Filter file: finding it, lexing it as tinyproxy does, and translating each pattern to ERE.
+
+Lexing follows ``filter.c: filter_init`` (1.11.1): ``fgets`` into 512 bytes (a longer line becomes
+several patterns), leading whitespace skipped, the pattern ends at the first whitespace or at a
+``#`` not preceded by a backslash, empty results skipped. 1.8/1.10 started the scan at column 0, so
+an indented line was silently ignored. Translation goes through :mod:`posix_regex`: BRE and fnmatch
+are re-rendered as ERE with identical matches; ERE is kept as written unless glibc's REG_ICASE
+escaped-letter quirk must be made explicit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from tinysquid.policy.ir import PatternSyntax
+from tinysquid.tinyproxy import posix_regex as rx
+from tinysquid.tinyproxy.grammar import FILTER_LINE_MAX, Grammar
+from tinysquid.tinyproxy.parser import fgets_lines
+
+_C_SPACE = " \t\n\r\f\v"
+
+
+@dataclass(frozen=True, slots=True)
+class FilterLine:
+    """One pattern as tinyproxy loaded it. ``cut`` says why tinyproxy used only part of the line
+    (None when it used the line as written); ``ignored`` marks a 1.8/1.10 indented line."""
+
+    lineno: int
+    col: int
+    pattern: str
+    cut: str | None = None
+    ignored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """A pattern's ERE and whether part of it can never match (glibc's REG_ICASE quirk)."""
+
+    ere: str
+    never_part: bool = False
+
+
+def candidate_paths(named: str, config_path: Path, root: Path | None) -> list[Path]:
+    """Where to look for a Filter file named ``named`` in ``config_path``, in order.
+
+    With ``root``, an absolute path maps under it first; then the path as written; then relative to
+    the config's folder (an absolute name also by its basename and as a relative path there).
+    """
+    p = PurePosixPath(named)
+    conf_dir = config_path.parent
+    out: list[Path] = []
+    if root is not None and p.is_absolute():
+        out.append(Path(root) / p.relative_to("/"))
+    out.append(Path(named))
+    if p.is_absolute():
+        out.append(conf_dir / p.name)
+        out.append(conf_dir / p.relative_to("/"))
+    else:
+        out.append(conf_dir / named)
+    seen: list[Path] = []
+    for c in out:
+        if c not in seen:
+            seen.append(c)
+    return seen
+
+
+def find_filter(named: str, config_path: Path, root: Path | None) -> Path | None:
+    """The first existing regular file among :func:`candidate_paths`, or None."""
+    for c in candidate_paths(named, config_path, root):
+        if c.is_file():
+            return c
+    return None
+
+
+def lex_filter(data: bytes, g: Grammar) -> list[FilterLine]:
+    """Every pattern tinyproxy ``g.version`` reads from the file (and ignored indented lines)."""
+    out: list[FilterLine] = []
+    for lineno, (chunk, complete) in enumerate(fgets_lines(data, FILTER_LINE_MAX), start=1):
+        buf = chunk
+        if g.filter_skips_indented:
+            if buf and buf[0] in _C_SPACE:
+                stripped = buf.strip(_C_SPACE)
+                if stripped and not stripped.startswith("#"):
+                    out.append(FilterLine(lineno, len(buf) - len(buf.lstrip(_C_SPACE)) + 1,
+                                          stripped.split()[0], ignored=True))
+                continue
+            start = 0
+        else:
+            start = len(buf) - len(buf.lstrip(_C_SPACE))
+        i = start
+        while i < len(buf):
+            c = buf[i]
+            if c in _C_SPACE:
+                break
+            if c == "#" and (i == 0 or buf[i - 1] != "\\"):
+                break
+            i += 1
+        pattern = buf[start:i]
+        if not pattern:
+            continue
+        rest = buf[i:].strip(_C_SPACE)
+        cut = None
+        if not complete and len(chunk.encode()) >= FILTER_LINE_MAX - 1:
+            cut = f"the line is longer than {FILTER_LINE_MAX - 1} bytes; tinyproxy splits it into several patterns"
+        elif rest and not (rest.startswith("#") and buf[i] in _C_SPACE):
+            if buf[i] == "#":
+                cut = "an unescaped `#` starts a comment inside the pattern"
+            else:
+                cut = f"the pattern ends at whitespace; tinyproxy ignored {rest!r}"
+        out.append(FilterLine(lineno, start + 1, pattern, cut))
+    return out
+
+
+def translate(pattern: str, syntax: PatternSyntax, case_sensitive: bool) -> Translation:
+    """The ERE matching exactly what tinyproxy matched with ``pattern`` (raises RegexError).
+
+    fnmatch is always case-sensitive (``fnmatch(p, s, 0)``), so ``case_sensitive`` is ignored for it.
+    The result is also compiled with Python's ``re`` so that an invalid rendering can never escape.
+    """
+    if syntax is PatternSyntax.FNMATCH:
+        node = rx.parse_fnmatch(pattern)
+        ere = rx.render_ere(node)
+        rx.compile_ere(ere, True)
+        return Translation(ere)
+    node = rx.parse_ere(pattern) if syntax is PatternSyntax.ERE else rx.parse_bre(pattern)
+    never = False
+    if not case_sensitive:
+        quirk = rx.with_icase_quirk(node)
+        if quirk != node:
+            node, never = quirk, True
+    if syntax is PatternSyntax.ERE and not never:
+        ere = pattern
+    else:
+        ere = rx.render_ere(node)
+    rx.compile_ere(ere, case_sensitive)
+    return Translation(ere, never)

@@ -1,0 +1,214 @@
+"""tinyproxy.conf text → :class:`~tinysquid.tinyproxy.nodes.Config`, exactly as one tinyproxy version
+parses it (``src/conf.c: config_parse`` / ``check_match``), or an InputError naming the line.
+
+The line reader mirrors ``fgets`` into a fixed buffer (a longer line is split and the rest counts as
+a new line), the comment and blank-line rules of the version, the case-insensitive name lookup, and
+the per-directive argument regexes from :mod:`grammar`. Every refusal gets a specific code where the
+cause is a known pitfall (CRLF, indented or trailing comment, unquoted string, …).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from tinysquid.diagnostics.model import InputError, Span, make
+from tinysquid.policy.ir import Secret
+from tinysquid.tinyproxy.directives import BY_NAME, known
+from tinysquid.tinyproxy.grammar import GRAMMARS, V1_8, V1_11, Grammar, strtoul0
+from tinysquid.tinyproxy.nodes import Config, Stmt, UpstreamArgs
+
+SOURCE = "tinyproxy"
+_C_SPACE = " \t\n\r\f\v"  # C isspace() in the C locale
+
+
+def fail(code: str, message: str, span: Span, **extra) -> InputError:
+    """An InputError carrying a TSnnn diagnostic at ``span``."""
+    return InputError(make(code, message, source=SOURCE, span=span, **extra))
+
+
+def decode_text(data: bytes, display: str) -> str:
+    """The file as text, or TS002 when it is not (NUL bytes or not UTF-8)."""
+    if b"\0" in data:
+        line = data[: data.index(b"\0")].count(b"\n") + 1
+        raise fail("TS002", "the file is not text (it contains a NUL byte)", Span(display, line))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise fail("TS002", "the file is not UTF-8 text", Span(display, line)) from None
+
+
+def fgets_lines(data: bytes, bufsize: int) -> list[tuple[str, bool]]:
+    """Split like repeated ``fgets(buf, bufsize)``: each chunk ends at a newline or after
+    ``bufsize - 1`` bytes. Returns (text, complete) pairs; ``complete`` is False for a split chunk."""
+    out: list[tuple[str, bool]] = []
+    limit = bufsize - 1
+    pos = 0
+    n = len(data)
+    while pos < n:
+        nl = data.find(b"\n", pos, pos + limit)
+        if nl >= 0:
+            chunk, pos, complete = data[pos:nl + 1], nl + 1, True
+        else:
+            chunk = data[pos:pos + limit]
+            pos += len(chunk)
+            complete = pos >= n
+        out.append((chunk.decode("utf-8", "replace"), complete))
+    return out
+
+
+def parse_config(data: bytes, *, display: str, version: str) -> Config:
+    """Parse a whole config file as tinyproxy ``version`` (``"1.8"``, ``"1.10"``, ``"1.11"``)."""
+    decode_text(data, display)
+    g = GRAMMARS[version]
+    table = known(version)
+    stmts: list[Stmt] = []
+    for lineno, (chunk, complete) in enumerate(fgets_lines(data, g.line_max), start=1):
+        stmt = parse_line(chunk, lineno, complete=complete, g=g, table=table, display=display)
+        if stmt is not None:
+            stmts.append(stmt)
+    return Config(display, tuple(stmts))
+
+
+def parse_line(chunk: str, lineno: int, *, complete: bool, g: Grammar, table: dict, display: str) -> Stmt | None:
+    """One line: None for comments and blank lines, a Stmt, or an InputError."""
+    text = chunk[:-1] if chunk.endswith("\n") else chunk
+    if g.indented_comments:
+        if re.match(r"[ \t\n\r\f\v]*#", text) or not text.strip(_C_SPACE):
+            return None
+    else:
+        if text.startswith("#") or not text.strip(_C_SPACE):
+            return None
+    lead = len(text) - len(text.lstrip(_C_SPACE))
+    m = re.match(r"[^ \t\n\r\f\v]+", text[lead:])
+    assert m is not None
+    name = m.group(0)
+    rest = text[lead + len(name):]
+    span = Span(display, lineno, lead + 1)
+    arg_col = lead + len(name) + (len(rest) - len(rest.lstrip(_C_SPACE))) + 1
+    aspan = Span(display, lineno, arg_col)
+    if not complete and len(chunk.encode()) >= g.line_max - 1:
+        raise fail("TS115", f"line {lineno} is longer than tinyproxy {g.version}'s {g.line_max - 1}-byte "
+                   "line buffer; the rest is read as a new line", span)
+    lname = name.lower()
+    if g.version != V1_11 and lname == "no":
+        d = BY_NAME["no upstream"]
+        if d.kind and g.arg_regex("NO UPSTREAM").search(rest):
+            site = g.arg_regex("NO UPSTREAM").search(rest).group(1)  # type: ignore[union-attr]
+            return Stmt("No Upstream", span, (UpstreamArgs("none", None, None, site),), arg_col)
+    directive = table.get(lname)
+    if directive is None:
+        _unknown(name, rest, g, span)
+    rx = g.arg_regex(directive.kind)
+    m = rx.search(rest)
+    if m is None:
+        _explain(directive, rest, g, span, aspan)
+    return Stmt(directive.name, span, _args(directive.kind, m, g, aspan), arg_col)
+
+
+def _unknown(name: str, rest: str, g: Grammar, span: Span):
+    lname = name.lower()
+    if name.startswith("#"):
+        raise fail("TS104", "comment does not start in column 0: tinyproxy 1.11 reads `#` as a directive "
+                   "name and refuses the file", span)
+    if lname == "no" and rest.strip().lower().startswith("upstream"):
+        raise fail("TS114", "`no upstream` is tinyproxy 1.8 syntax; 1.10+ refuse it (write "
+                   "`upstream none \"site\"`, or pass --tinyproxy-version 1.8)", span)
+    if lname in BY_NAME:
+        d = BY_NAME[lname]
+        where = ", ".join(d.versions) if d.versions else "1.11.3 and later"
+        raise fail("TS113", f"{d.name} is not a tinyproxy {g.version} directive (it exists in {where})", span)
+    raise fail("TS102", f"unknown directive {name!r}: tinyproxy {g.version} refuses to start", span)
+
+
+def _explain(directive, rest: str, g: Grammar, span: Span, aspan: Span):
+    kind = directive.kind
+    body = rest.rstrip("\r") if g.version == V1_11 else rest
+    if g.version == V1_11 and rest.endswith("\r") and g.arg_regex(kind).search(rest[:-1]):
+        raise fail("TS103", f"{directive.name}: the line ends in CRLF; tinyproxy 1.11 refuses it "
+                   "(convert the file to LF, or pass --tinyproxy-version 1.8)", span)
+    if "#" in body:
+        before = body[: body.index("#")].rstrip(" \t")
+        if g.arg_regex(kind).search(before):
+            raise fail("TS105", f"{directive.name}: trailing comment after the value; tinyproxy refuses "
+                       "it (put the comment on its own line)", aspan)
+    arg = body.strip(_C_SPACE)
+    if kind in ("STR", "STR STR", "STR [STR]", "INT STR") and (not arg.startswith('"') and kind != "INT STR"
+                                                                or '""' in arg or "'" in arg or '"' not in arg):
+        raise fail("TS110", f"{directive.name}: the value must be in double quotes and not empty "
+                   f"(got {_show(arg)})", aspan)
+    if kind == "BOOL":
+        raise fail("TS111", f"{directive.name}: {_show(arg)} is not yes, on, no or off", aspan)
+    if kind == "ACL" and re.fullmatch(r"[0-9.]+/[0-9]+\.[0-9.]+", arg):
+        raise fail("TS112", f"{directive.name}: dotted netmask {_show(arg)}; write the prefix length "
+                   "(e.g. /8)", aspan)
+    if kind == "UPSTREAM" and g.version != V1_8 and GRAMMARS[V1_8].arg_regex("UPSTREAM").search(rest):
+        raise fail("TS114", "`upstream host:port` is tinyproxy 1.8 syntax; 1.10+ need a type "
+                   "(`upstream http host:port`), or pass --tinyproxy-version 1.8", aspan)
+    if kind == "UPSTREAM" and re.fullmatch(r"(?i)none", arg):
+        raise fail("TS101", "upstream none needs a site (`upstream none \"example.com\"`)", aspan)
+    raise fail("TS101", f"{directive.name}: {_show(arg) if arg else 'no value'} does not match "
+               f"`{directive.name} {directive.arguments}` (tinyproxy {g.version} refuses the file)", aspan)
+
+
+def _show(arg: str) -> str:
+    """A value for an error message: shortened; never echo text that may hold a credential."""
+    if "@" in arg or kind_may_hold_secret(arg):
+        return "the value"
+    return repr(arg if len(arg) <= 60 else arg[:57] + "...")
+
+
+def kind_may_hold_secret(arg: str) -> bool:
+    """True when ``arg`` looks like ``user:pass@host`` (never printed)."""
+    return bool(re.search(r"[^\s:]*:[^\s@]*@", arg))
+
+
+def _args(kind: str, m: re.Match[str], g: Grammar, aspan: Span) -> tuple:
+    if kind in ("STR", "ALNUM", "LOGLEVEL", "FILTERTYPE"):
+        return (m.group(1),)
+    if kind == "BOOL":
+        v = m.group(1).lower()
+        return (v[0] == "y" or v[1] == "n",)  # conf.c get_bool_arg
+    if kind == "INT":
+        return (strtoul0(m.group(1)), m.group(1))
+    if kind == "ADDR":
+        text = m.group(1)
+        if ":" in text:
+            _check_v6(text, g, aspan)
+        return (text,)
+    if kind == "ACL":
+        text = m.group(1)
+        if ":" in text and g.version != V1_11:
+            _check_v6(text.split("/")[0], g, aspan)
+        return (text,)
+    if kind in ("ALNUM ALNUM",):
+        return (m.group(1), Secret(m.group(2)))
+    if kind == "INT STR":
+        return (strtoul0(m.group(1)), m.group(2))
+    if kind in ("STR STR", "STR [STR]"):
+        return (m.group(1), m.group(2))
+    if kind == "UPSTREAM":
+        return (_upstream_args(m, g),)
+    raise AssertionError(kind)
+
+
+def _check_v6(text: str, g: Grammar, aspan: Span) -> None:
+    # 1.8/1.10 spell out valid IPv6 forms in the regex; 1.11 accepts [0-9a-f:]{2,39} and lets
+    # inet_pton decide later (Listen/Bind fail at startup, Allow/Deny drop the entry).
+    if g.version == V1_11:
+        return
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        raise fail("TS101", f"{text!r} is not an IPv6 address (tinyproxy {g.version} refuses the file)",
+                   aspan) from None
+
+
+def _upstream_args(m: re.Match[str], g: Grammar) -> UpstreamArgs:
+    d = m.groupdict()
+    if d.get("none") is not None:
+        return UpstreamArgs(d["none"], None, None, d["nsite"])
+    password = d.get("password")
+    return UpstreamArgs(d.get("type") or "http", d["host"], strtoul0(d["port"]), d.get("site"), d.get("user"),
+                        Secret(password) if password is not None else None)
