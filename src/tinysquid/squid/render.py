@@ -520,6 +520,9 @@ def _dest_rules(acls: _Conf, rules: list[str], dest: ir.DestPolicy | None, repor
             report.add(make("TS256", f"case-sensitive host pattern {pat.source_text!r} has upper-case letters",
                             source=SOURCE, span=pat.origin, consequence=consequence))
             continue
+        if pat.case_sensitive and allowlist:
+            report.add(make("TS257", f"case-sensitive host pattern {pat.source_text!r} also admits the host "
+                            "spelled in upper case (squid lower-cases hosts)", source=SOURCE, span=pat.origin))
         (host_cs if pat.case_sensitive else host_ci).append(token)
     names: list[str] = []
     values = canonical_domains(domains)

@@ -44,6 +44,11 @@ CODES: tuple[CodeInfo, ...] = (
              "squid 5.7 skips such a pattern with only an ERROR line and starts anyway (6.x stops), so a "
              "blocklist would silently let its hosts through.",
              "Fix the pattern in the filter file.", None),
+    CodeInfo("TS257", "dest-host-case-folded", I,
+             "A case-sensitive host pattern in an allowlist now also admits the host spelled in upper case.",
+             "tinyproxy tests the host as the client spelled it; squid lower-cases it first. The destination "
+             "is the same host either way (DNS names are case-insensitive).",
+             None, A),
     # ----------------------------------------------------------------- upstream
     CodeInfo("TS260", "upstream-socks-unsupported", W,
              "A SOCKS upstream has no squid equivalent (cache_peer is HTTP only).",
