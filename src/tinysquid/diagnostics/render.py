@@ -89,20 +89,17 @@ def print_summary(report: Report, console: Any, *, title: str = "translation rep
             summary.add_row(f"[{_STATUS_STYLE[status]}]{status}[/]", str(counts[str(status)]))
         console.print(summary)
     rows = [d for d in report if show_exact or d.status is not Status.EXACT]
-    if not rows:
-        return
-    table = Table(show_header=True, header_style="bold", expand=False)
-    table.add_column("where", no_wrap=True)
-    table.add_column("code", no_wrap=True)
-    table.add_column("status")
-    table.add_column("finding")
+    # One finding per block, linter style: the location stays whole and copy-pasteable at any
+    # terminal width, which a table column cannot promise.
     for d in rows:
         style = _STATUS_STYLE.get(d.status, "red" if d.severity is Severity.ERROR else "")  # type: ignore[arg-type]
         label = str(d.status or d.severity)
-        text = escape(d.message) + (f"\n[dim]→ {escape(d.consequence)}[/]" if d.consequence else "") + (
-            f"\n[dim]hint: {escape(d.hint)}[/]" if d.hint else "")
-        table.add_row(escape(d.location()), d.code, f"[{style}]{label}[/]" if style else label, text)
-    console.print(table)
+        label = f"[{style}]{label}[/]" if style else label
+        console.print(f"[bold]{escape(d.location())}[/]: {d.code} {label}: {escape(d.message)}")
+        if d.consequence:
+            console.print(f"    [dim]→ {escape(d.consequence)}[/]")
+        if d.hint:
+            console.print(f"    [dim]hint: {escape(d.hint)}[/]")
 
 
 def write_human(report: Report, stream: IO[str]) -> None:
