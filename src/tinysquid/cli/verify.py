@@ -2,11 +2,161 @@
 
 from __future__ import annotations
 
-from tinysquid.cli._common import not_implemented
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
 
-EPILOG = "Not implemented yet (issue #3). Exit codes: 2 not implemented."
+import typer
+from rich.markup import escape
+
+from tinysquid.cli._common import err_console
+
+EPILOG = (
+    "Example: tinysquid verify --old http://10.0.0.5:8888 --new http://squid.egress.svc:3128 "
+    "--config tinyproxy.conf --from-log /var/log/tinyproxy/tinyproxy.log\n\n"
+    "CONNECT probes send only the CONNECT request and close after the status line; plain probes are "
+    "GET/HEAD without a body. Results: agree, widened (old refused, new allows), narrowed (old "
+    "allowed, new refuses), changed, noisy (two --old proxies disagree, or flaky on --repeat), error.\n\n"
+    "Exit codes: 0 all agree (noisy allowed) · 1 some probe narrowed or changed · 3 some probe "
+    "widened · 4 the run could not be made or is incomplete (bad arguments, a proxy unreachable, "
+    "deadline hit, probes without a usable answer)."
+)
 
 
-def verify() -> None:
+class Output(StrEnum):
+    """What verify prints on stdout."""
+
+    TABLE = "table"
+    JSON = "json"
+    JUNIT = "junit"
+    MARKDOWN = "markdown"
+
+
+def verify(
+    old: Annotated[list[str], typer.Option("--old", help="The old (tinyproxy) proxy, http://host:port. "
+                                           "Give twice to detect noise.", show_default=False)],
+    new: Annotated[str, typer.Option("--new", help="The new (squid) proxy, http://host:port.", show_default=False)],
+    config: Annotated[Path | None, typer.Option("--config", help="Derive probes from this tinyproxy.conf's rules.")] = None,
+    from_log: Annotated[list[Path] | None, typer.Option("--from-log", help="Replay requests from a tinyproxy log (repeatable).")] = None,
+    targets: Annotated[list[Path] | None, typer.Option("--targets", help="A file of `METHOD URL` or `host:port` lines (repeatable).")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=1000,
+                                             help="Probes in flight at once (keep it below the old proxy's MaxClients).")] = 8,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.05, help="Seconds to wait for one answer.")] = 10.0,
+    deadline: Annotated[float, typer.Option("--deadline", min=0.1, help="Seconds for the whole run; then report what finished.")] = 300.0,
+    repeat: Annotated[int, typer.Option("--repeat", min=0, max=20, help="Re-run a disagreeing probe N times to tell flaky from real.")] = 0,
+    connect_only: Annotated[bool, typer.Option("--connect-only", help="Send CONNECT probes only.")] = False,
+    old_auth: Annotated[list[str] | None, typer.Option("--old-auth", help="USER:PASS or env:VAR for the old proxy (never printed).")] = None,
+    new_auth: Annotated[str | None, typer.Option("--new-auth", help="USER:PASS or env:VAR for the new proxy (never printed).")] = None,
+    max_probes: Annotated[int | None, typer.Option("--max-probes", min=1, help="Stop after this many distinct probes.")] = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="table, json, junit or markdown on stdout.")] = Output.TABLE,
+    report: Annotated[Path | None, typer.Option("--report", help="Also write the JSON document to this file.")] = None,
+    source_ip: Annotated[str | None, typer.Option("--source-ip", help="Bind probe sockets to this local address.")] = None,
+    tinyproxy_version: Annotated[str, typer.Option("--tinyproxy-version", help="Grammar of --config: 1.8, 1.10 or 1.11.")] = "1.11",
+    root: Annotated[Path | None, typer.Option("--root", help="Look up absolute paths in --config (Filter) under this directory.")] = None,
+    route_header: Annotated[str | None, typer.Option("--route-header", help="A response header naming the route taken "
+                                                     "(e.g. set by parents); compared when both allow.")] = None,
+    http_port: Annotated[int, typer.Option("--http-port", min=1, max=65535, help="Port of rule-derived plain-HTTP probes.")] = 80,
+) -> None:
     """Send the same probes through the old and the new proxy and show where their decisions differ."""
-    not_implemented("verify", 3)
+    from tinysquid.diagnostics import ExitCode, InputError
+    from tinysquid.verify.engine import EngineOptions
+    from tinysquid.verify.run import VerifyRequest, execute
+
+    req = VerifyRequest(
+        old=list(old), new=new, old_auth=list(old_auth or []), new_auth=new_auth, config=config,
+        tinyproxy_version=tinyproxy_version, root=root, from_log=list(from_log or []),
+        targets=list(targets or []), connect_only=connect_only, max_probes=max_probes, http_port=http_port,
+        engine=EngineOptions(concurrency=concurrency, timeout=timeout, deadline=deadline, repeat=repeat,
+                             source_ip=source_ip, route_header=route_header),
+    )
+    try:
+        run = _execute_with_progress(req, execute)
+    except InputError as exc:  # issue #3: bad arguments are exit 4 with a clear message
+        err_console.print(f"[red]error:[/] {escape(exc.diagnostic.human())}")
+        if exc.diagnostic.hint:
+            err_console.print(f"[dim]hint: {escape(exc.diagnostic.hint)}[/]")
+        raise typer.Exit(ExitCode.INCOMPLETE) from None
+    except KeyboardInterrupt:
+        err_console.print("[red]interrupted[/]")
+        raise typer.Exit(130) from None
+    try:
+        if report is not None:
+            with open(report, "w", encoding="utf-8") as fh:
+                run.write_json(fh)
+        _emit(run, output)
+        for d in run.report:
+            colour = "red" if d.severity == "error" else "yellow" if d.severity == "warning" else "dim"
+            err_console.print(f"[{colour}]{escape(d.human())}[/]")
+        code = run.exit_code()
+    finally:
+        run.spool.close()
+    raise typer.Exit(int(code))
+
+
+def _execute_with_progress(req, execute):  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn("probing"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[diff]}"), TimeElapsedColumn(), console=err_console,
+                        transient=True, disable=not err_console.is_terminal)
+    with progress:
+        task = progress.add_task("probing", total=req.max_probes, diff="")
+        counts = {"diff": 0}
+
+        def on_result(result) -> None:  # type: ignore[no-untyped-def]
+            if result.outcome.value != "agree":
+                counts["diff"] += 1
+            progress.update(task, advance=1, diff=f"{counts['diff']} not agreeing" if counts["diff"] else "")
+
+        return execute(req, on_result)
+
+
+def _emit(run, output: Output) -> None:  # type: ignore[no-untyped-def]
+    from tinysquid.verify.report import write_junit, write_markdown
+
+    if output is Output.JSON:
+        run.write_json(sys.stdout)
+    elif output is Output.JUNIT:
+        write_junit(sys.stdout, run.summary, run.spool.records())
+    elif output is Output.MARKDOWN:
+        write_markdown(sys.stdout, run.summary, run.spool.records(), old=[p.display for p in run.old],
+                       new=run.new.display, complete=run.stats.complete)
+    else:
+        _table(run)
+
+
+def _table(run) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console(highlight=False, soft_wrap=False, width=max(100, Console().width))
+    counts = run.summary.counts()
+    t = Table(title=f"tinysquid verify: {', '.join(p.display for p in run.old)} → {run.new.display}")
+    for k in counts:
+        t.add_column(k, justify="right")
+    styles = {"widened": "bold red", "narrowed": "yellow", "changed": "yellow", "errors": "magenta"}
+    t.add_row(*(f"[{styles[k]}]{v}[/]" if v and k in styles else str(v) for k, v in counts.items()))
+    out.print(t)
+    lat = run.summary.latency()
+    if lat:
+        lt = Table(title="time to first byte (ms)")
+        lt.add_column("proxy")
+        lt.add_column("p50", justify="right")
+        lt.add_column("p95", justify="right")
+        for name, v in lat.items():
+            lt.add_row(name, str(v["p50"]), str(v["p95"]))
+        out.print(lt)
+    if run.spool.shown:
+        dt = Table(title="probes that do not agree")
+        for col in ("result", "request", *(p.name for p in run.old), "new", "why"):
+            dt.add_column(col, overflow="fold")
+        for r in sorted(run.spool.shown, key=lambda r: (r.outcome.value != "widened", r.index)):
+            style = "bold red" if r.outcome.value == "widened" else ""
+            dt.add_row(f"[{style}]{r.outcome.value}[/]" if style else r.outcome.value, escape(r.probe.label()),
+                       *(escape(a.short()) for a in r.old), escape(r.new.short()), escape(r.note or r.probe.why))
+        out.print(dt)
+        if run.spool.hidden:
+            out.print(f"… and {run.spool.hidden} more (see -o json or --report)")
+    if not run.stats.complete:
+        out.print("[yellow]incomplete run: not every probe was sent[/]")

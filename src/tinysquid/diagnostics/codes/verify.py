@@ -1,5 +1,48 @@
 """TS5xx: verify (probe sources, probe results, run problems)."""
 
 from tinysquid.diagnostics.codes._info import CodeInfo
+from tinysquid.diagnostics.model import Severity
 
-CODES: tuple[CodeInfo, ...] = ()
+CODES: tuple[CodeInfo, ...] = (
+    CodeInfo("TS501", "proxy-unreachable", Severity.ERROR,
+             "A proxy given with --old/--new gave no usable answer to any probe (refused, silent, reset or not HTTP).",
+             "Nothing can be compared against a proxy that does not answer; the run is incomplete (exit 4).",
+             "Check the URL and port, that the proxy runs, and that this host is an allowed client."),
+    CodeInfo("TS502", "bad-target-line", Severity.ERROR,
+             "A --targets line is not `METHOD URL` (CONNECT, GET or HEAD) or `host:port`.",
+             "verify only sends safe probes it understands; a line it cannot read is never guessed at.",
+             "Write `CONNECT host:port`, `GET http://host/path`, `HEAD http://host/` or `host:port`."),
+    CodeInfo("TS503", "deadline-hit", Severity.WARNING,
+             "The --deadline passed before every probe was sent; the report covers only the probes that finished.",
+             "Probes that never ran prove nothing: the run is incomplete (exit 4 unless a difference was found).",
+             "Raise --deadline, raise --concurrency within the old proxy's MaxClients, or lower --max-probes."),
+    CodeInfo("TS504", "bad-proxy-url", Severity.ERROR,
+             "A --old/--new value is not `http://host:port` (or `host:port`).",
+             "verify must know exactly which proxy it talks to.",
+             "Give e.g. --old http://10.0.0.5:8888 --new http://squid.egress.svc:3128."),
+    CodeInfo("TS505", "bad-credentials-spec", Severity.ERROR,
+             "--old-auth/--new-auth is not `USER:PASS` or `env:VAR` naming a set variable.",
+             "Credentials are needed to see past the 407; they are read, never printed.",
+             "Use --old-auth env:OLD_PROXY_AUTH with OLD_PROXY_AUTH=user:pass in the environment."),
+    CodeInfo("TS506", "log-unreadable", Severity.ERROR,
+             "A --from-log file cannot be read.",
+             "Replay needs the file's request lines.",
+             "Check the path and permissions."),
+    CodeInfo("TS507", "log-lines-skipped", Severity.INFO,
+             "Some log request lines were not replayed: origin-form (transparent) requests, methods other "
+             "than CONNECT/GET/HEAD, or lines that are not requests.",
+             "verify only replays CONNECT host:port and absolute http:// requests, as GET/HEAD without a body.",
+             None),
+    CodeInfo("TS508", "max-probes-reached", Severity.WARNING,
+             "--max-probes cut the merged probe list short.",
+             "Probes beyond the cap were not sent.",
+             "Raise --max-probes if the run must cover every source."),
+    CodeInfo("TS509", "no-probes", Severity.ERROR,
+             "No probe source gave any probe (no --config, --from-log or --targets, or all empty).",
+             "An empty run would report `all agree` and prove nothing.",
+             "Pass --config tinyproxy.conf, --from-log access.log or --targets FILE."),
+    CodeInfo("TS510", "pattern-without-probe", Severity.INFO,
+             "No concrete host could be generated that matches a filter pattern.",
+             "That pattern is not exercised by rule-derived probes.",
+             "Add a matching host to a --targets file."),
+)

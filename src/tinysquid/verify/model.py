@@ -1,0 +1,284 @@
+"""The value types of a verify run (Probe, Answer, ProbeResult, Summary) and the JSON document.
+
+The JSON document is the contract the ``plan-cutover`` helper reads: keep the key names.
+
+```
+{"schema_version": 1, "tool": "tinysquid verify",
+ "proxies": {"old": ["http://host:port", ...], "new": "http://host:port"},
+ "summary": {"total", "agree", "widened", "narrowed", "changed", "noisy", "errors"},
+ "complete": bool, "deadline_hit": bool,
+ "latency_ms": {"old": {"p50", "p95"}, "old2": {...}, "new": {...}},
+ "probes": [ProbeResult.to_record(), ...]}
+```
+Proxy URLs are stored without userinfo; credentials never appear in any output.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+SCHEMA_VERSION = 1
+
+
+class Method(StrEnum):
+    """The only methods verify ever sends (safe by construction: no body, ever)."""
+
+    CONNECT = "CONNECT"
+    GET = "GET"
+    HEAD = "HEAD"
+
+
+class AuthMode(StrEnum):
+    """Which credentials a probe carries. ``default`` sends the proxy's own (``--old-auth``/``--new-auth``)."""
+
+    DEFAULT = "default"
+    NONE = "none"
+    WRONG = "wrong"
+
+
+class Decision(StrEnum):
+    """What one proxy decided, by class (research notes §7: compare classes, never reason text)."""
+
+    DENIED = "denied"
+    AUTH_REQUIRED = "auth-required"
+    ALLOWED = "allowed"
+    ERROR = "error"
+
+
+class Outcome(StrEnum):
+    """Old vs new for one probe."""
+
+    AGREE = "agree"
+    WIDENED = "widened"  # old refused, new allows: a security regression
+    NARROWED = "narrowed"  # old allowed, new refuses: an outage risk
+    CHANGED = "changed"  # another class change (denied <-> auth-required, a different route)
+    NOISY = "noisy"  # the old proxies disagree among themselves, or the answer flips on --repeat
+    ERROR = "error"  # a proxy gave no usable answer
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One request to send through every proxy. ``target`` is ``host:port`` for CONNECT, else an
+    absolute ``http://`` URL. ``why`` says where it came from (a config line, a log line, a file line)."""
+
+    method: Method
+    host: str
+    port: int
+    path: str = "/"
+    auth: AuthMode = AuthMode.DEFAULT
+    origin: str = "targets"
+    why: str = ""
+
+    @property
+    def target(self) -> str:
+        """The request-target as sent."""
+        if self.method is Method.CONNECT:
+            return f"{_host_for_uri(self.host)}:{self.port}"
+        port = "" if self.port == 80 else f":{self.port}"
+        return f"http://{_host_for_uri(self.host)}{port}{self.path}"
+
+    def key(self) -> tuple[str, str, int, str, str]:
+        """Deduplication key: method + host + port (+ path for plain HTTP) + auth mode."""
+        path = "" if self.method is Method.CONNECT else self.path
+        return (self.method.value, self.host.lower().rstrip("."), self.port, path, self.auth.value)
+
+    def label(self) -> str:
+        """``METHOD target`` plus the auth mode when it is not the default."""
+        tail = "" if self.auth is AuthMode.DEFAULT else f" [auth={self.auth.value}]"
+        return f"{self.method.value} {self.target}{tail}"
+
+
+def _host_for_uri(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What one proxy answered to one probe. ``error`` names a transport failure
+    (``refused``, ``timeout``, ``reset``, ``empty-reply``, ``malformed``, ``unreachable``)."""
+
+    proxy: str
+    status: int | None
+    decision: Decision
+    ttfb_ms: float | None = None
+    reason: str = ""
+    squid_error: str | None = None
+    route: str | None = None
+    error: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        rec: dict[str, Any] = {"proxy": self.proxy, "status": self.status, "class": self.decision.value}
+        if self.reason:
+            rec["reason"] = self.reason
+        if self.squid_error:
+            rec["x_squid_error"] = self.squid_error
+        if self.route is not None:
+            rec["route"] = self.route
+        if self.error:
+            rec["error"] = self.error
+        rec["ttfb_ms"] = None if self.ttfb_ms is None else round(self.ttfb_ms, 2)
+        return rec
+
+    def short(self) -> str:
+        """``403 denied`` / ``error (timeout)`` for tables."""
+        if self.decision is Decision.ERROR:
+            return f"error ({self.error or 'bad answer'})"
+        extra = f" {self.squid_error}" if self.squid_error else ""
+        route = f" via {self.route}" if self.route else ""
+        return f"{self.status} {self.decision.value}{extra}{route}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """One probe, every proxy's answer and the comparison."""
+
+    index: int
+    probe: Probe
+    old: tuple[Answer, ...]
+    new: Answer
+    outcome: Outcome
+    note: str = ""
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready dict (one element of ``probes``)."""
+        p = self.probe
+        rec: dict[str, Any] = {
+            "id": self.index,
+            "request": p.label(),
+            "method": p.method.value,
+            "target": p.target,
+            "host": p.host,
+            "port": p.port,
+            "auth": p.auth.value,
+            "source": p.origin,
+            "why": p.why,
+            "result": self.outcome.value,
+            "old": [a.to_record() for a in self.old],
+            "new": self.new.to_record(),
+        }
+        if self.note:
+            rec["note"] = self.note
+        return rec
+
+
+@dataclass
+class Summary:
+    """Counts by outcome and latency samples per proxy (a float array: 4 bytes a probe, not objects)."""
+
+    total: int = 0
+    agree: int = 0
+    widened: int = 0
+    narrowed: int = 0
+    changed: int = 0
+    noisy: int = 0
+    errors: int = 0
+    latencies: dict[str, array] = field(default_factory=dict)
+
+    def add(self, result: ProbeResult) -> None:
+        """Count one result."""
+        self.total += 1
+        name = "errors" if result.outcome is Outcome.ERROR else result.outcome.value
+        setattr(self, name, getattr(self, name) + 1)
+        for answer in (*result.old, result.new):
+            if answer.ttfb_ms is not None:
+                self.latencies.setdefault(answer.proxy, array("f")).append(answer.ttfb_ms)
+
+    def counts(self) -> dict[str, int]:
+        """The ``summary`` object of the JSON document."""
+        return {"total": self.total, "agree": self.agree, "widened": self.widened,
+                "narrowed": self.narrowed, "changed": self.changed, "noisy": self.noisy,
+                "errors": self.errors}
+
+    def latency(self) -> dict[str, dict[str, float | None]]:
+        """p50/p95 time to first byte per proxy, in ms."""
+        out: dict[str, dict[str, float | None]] = {}
+        for name, values in self.latencies.items():
+            ordered = sorted(values)
+            out[name] = {"p50": _pct(ordered, 0.50), "p95": _pct(ordered, 0.95), "count": len(ordered)}
+        return out
+
+
+def _pct(ordered: list[float], q: float) -> float | None:
+    if not ordered:
+        return None
+    idx = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return round(ordered[idx], 2)
+
+
+def redact_url(url: str) -> str:
+    """A proxy URL without userinfo (``http://u:p@h:3128`` → ``http://h:3128``)."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def write_document(out: IO[str], *, proxies: dict[str, Any], summary: Summary, complete: bool,
+                   deadline_hit: bool, records: Iterable[dict[str, Any]],
+                   problems: Iterable[dict[str, Any]] = ()) -> None:
+    """Stream the JSON document: header fields first, then ``probes`` one record at a time."""
+    head = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": "tinysquid verify",
+        "proxies": proxies,
+        "summary": summary.counts(),
+        "complete": complete,
+        "deadline_hit": deadline_hit,
+        "latency_ms": summary.latency(),
+        "problems": list(problems),
+    }
+    text = json.dumps(head, indent=2)
+    out.write(text[:-2] + ',\n  "probes": [')
+    first = True
+    for rec in records:
+        out.write("\n    " if first else ",\n    ")
+        out.write(json.dumps(rec, sort_keys=False))
+        first = False
+    out.write("\n  ]\n}\n" if not first else "]\n}\n")
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded verify JSON document (what ``plan-cutover`` consumes)."""
+
+    schema_version: int
+    summary: dict[str, int]
+    probes: list[dict[str, Any]]
+    complete: bool
+    raw: dict[str, Any]
+
+    def widened(self) -> list[dict[str, Any]]:
+        """Probes whose result is ``widened``."""
+        return [p for p in self.probes if p.get("result") == Outcome.WIDENED.value]
+
+    def not_agreeing(self) -> Iterator[dict[str, Any]]:
+        """Probes whose result is not ``agree``."""
+        return (p for p in self.probes if p.get("result") != Outcome.AGREE.value)
+
+
+SUMMARY_KEYS = ("total", "agree", "widened", "narrowed", "changed", "noisy", "errors")
+
+
+def load_document(path: Path | str) -> Document:
+    """Read a verify JSON document; raises ValueError on a wrong shape or a newer schema."""
+    raw = json.loads(Path(path).read_text())
+    if not isinstance(raw, dict) or "summary" not in raw or "probes" not in raw:
+        raise ValueError(f"{path}: not a tinysquid verify document (no summary/probes)")
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema_version {version!r}, expected {SCHEMA_VERSION}")
+    summary = raw["summary"]
+    missing = [k for k in SUMMARY_KEYS if k not in summary]
+    if missing:
+        raise ValueError(f"{path}: summary lacks {', '.join(missing)}")
+    return Document(version, {k: int(summary[k]) for k in SUMMARY_KEYS}, list(raw["probes"]),
+                    bool(raw.get("complete", True)), raw)

@@ -1,0 +1,326 @@
+"""The three probe sources and their merge: ``--targets`` files, tinyproxy log replay, and probes
+derived from the rules of a tinyproxy config (through the policy IR).
+
+Every source is a generator, and :func:`merge` deduplicates by method + host + port (+ path) + auth
+without holding probes, only their keys, so a 100k-line log stays cheap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tinysquid.diagnostics import InputError, Report
+from tinysquid.diagnostics.model import Span, make
+from tinysquid.policy import ir
+from tinysquid.verify.model import AuthMode, Method, Probe
+
+# Unlisted ports every rule-derived run tries (issue #3): ssh, smtp, http, https, nntps, alt-https.
+PROBE_PORTS = (22, 25, 80, 443, 563, 8443)
+NEUTRAL_HOST = "probe.tinysquid.example"
+_HOST_OK = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
+
+
+# --------------------------------------------------------------------------- targets file
+
+
+def parse_target(text: str) -> Probe | None:
+    """One ``--targets`` line → a Probe; None if the line is not understood."""
+    parts = text.split()
+    if len(parts) == 1:
+        parts = ["GET" if "://" in parts[0] else "CONNECT", parts[0]]
+    if len(parts) != 2:
+        return None
+    method, target = parts[0].upper(), parts[1]
+    if method == "CONNECT":
+        hostport = _split_hostport(target)
+        return Probe(Method.CONNECT, *hostport) if hostport else None
+    if method in ("GET", "HEAD"):
+        return _url_probe(Method(method), target)
+    return None
+
+
+def parse_targets(path: Path) -> Iterator[Probe]:
+    """Probes from a ``--targets`` file; a bad line raises InputError naming ``file:line`` (TS502)."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            probe = parse_target(line)
+            if probe is None:
+                raise InputError(make("TS502", f"cannot read target {line!r}", source="verify.targets",
+                                      span=Span(str(path), lineno)))
+            yield Probe(probe.method, probe.host, probe.port, probe.path, origin="targets",
+                        why=f"{path}:{lineno}")
+
+
+def _split_hostport(text: str) -> tuple[str, int] | None:
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^\s:/\[\]]+):(\d{1,5})", text)
+    if not m:
+        return None
+    host = m.group(1) or m.group(3)
+    port = int(m.group(2) or m.group(4))
+    return (host, port) if 0 < port < 65536 else None
+
+
+def _url_probe(method: Method, url: str) -> Probe | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 80
+    except ValueError:
+        return None
+    if parts.scheme.lower() != "http" or not parts.hostname:
+        return None
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Probe(method, parts.hostname, port, path)
+
+
+# --------------------------------------------------------------------------- tinyproxy logs
+
+# 1.8–1.11 all log the request line the same way after the level/date/pid prefix (which changed:
+# milliseconds since 1.10, syslog prefixes with Syslog On), so match the stable part only.
+_LOG_REQUEST = re.compile(r"Request \(file descriptor \d+\): (\S+) (\S+)")
+
+
+def parse_log(path: Path, report: Report | None = None) -> Iterator[Probe]:
+    """Probes replayed from a tinyproxy log: CONNECT host:port and absolute http:// requests.
+    Other methods on absolute URLs are replayed as GET (never with a body); origin-form lines are skipped."""
+    skipped = 0
+    try:
+        fh = open(path, encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(make("TS506", f"cannot read {path}: {exc.strerror}", source="verify.log",
+                              subject=str(path))) from None
+    with fh:
+        for lineno, line in enumerate(fh, start=1):
+            m = _LOG_REQUEST.search(line)
+            if not m:
+                continue
+            method, target = m.group(1), m.group(2)
+            probe: Probe | None
+            if method == "CONNECT":
+                hp = _split_hostport(target)
+                probe = Probe(Method.CONNECT, *hp) if hp else None
+            elif target.lower().startswith("http://"):
+                probe = _url_probe(Method.HEAD if method == "HEAD" else Method.GET, target)
+            else:
+                probe = None
+            if probe is None:
+                skipped += 1
+                continue
+            why = f"{path}:{lineno}" + ("" if method in ("CONNECT", "GET", "HEAD") else f" (logged as {method})")
+            yield Probe(probe.method, probe.host, probe.port, probe.path, origin="log", why=why)
+    if skipped and report is not None:
+        report.add(make("TS507", f"{skipped} request line(s) in {path} not replayed", source="verify.log",
+                        subject=str(path), data={"skipped": skipped}))
+
+
+# --------------------------------------------------------------------------- rule-derived
+
+_POSIX_CLASSES = {
+    "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
+    "space": r" \t\n\r\f\v", "xdigit": "0-9A-Fa-f", "punct": r"!-/:-@\[-`{-~", "blank": r" \t",
+}
+
+
+def ere_to_python(regex: str) -> str:
+    """POSIX ERE → Python ``re`` for generating and checking probe hosts (classes, word edges)."""
+    out = re.sub(r"\[:(\w+):\]", lambda m: _POSIX_CLASSES.get(m.group(1), m.group(0)), regex)
+    return out.replace(r"\<", r"\b").replace(r"\>", r"\b")
+
+
+def sample_matches(regex: str, case_sensitive: bool, limit: int = 4) -> list[str]:
+    """Concrete strings the ERE ``regex`` matches (one per top-level alternative, up to ``limit``)."""
+    try:
+        py = ere_to_python(regex)
+        compiled = re.compile(py, 0 if case_sensitive else re.IGNORECASE)
+        from re import _parser  # type: ignore[attr-defined]  # the stdlib parser: exact, no new dependency
+
+        tree = _parser.parse(py)
+    except (re.error, RecursionError, ImportError):
+        return []
+    found: list[str] = []
+    for branch in range(limit):
+        text = _generate(tree, branch, _parser)
+        if compiled.search(text) and text not in found:
+            found.append(text)
+    return found
+
+
+def _generate(tree: object, branch: int, p: object) -> str:
+    c = p  # the opcodes live in the parser module namespace
+    out: list[str] = []
+    for op, av in tree:  # type: ignore[attr-defined]
+        if op is c.LITERAL:
+            out.append(chr(av))
+        elif op is c.NOT_LITERAL:
+            out.append("a" if chr(av) != "a" else "b")
+        elif op is c.ANY:
+            out.append("x")
+        elif op is c.IN:
+            out.append(_pick_in(av, c))
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+            lo, _hi, sub = av
+            out.append(_generate(sub, branch, p) * lo)
+        elif op is c.SUBPATTERN:
+            out.append(_generate(av[-1], branch, p))
+        elif op is c.BRANCH:
+            alts = av[1]
+            out.append(_generate(alts[branch % len(alts)], branch, p))
+        elif op is c.CATEGORY:
+            out.append("0" if "DIGIT" in str(av) else "a")
+    return "".join(out)
+
+
+def _pick_in(items: list[tuple[object, object]], c: object) -> str:
+    negate = any(op is c.NEGATE for op, _ in items)  # type: ignore[attr-defined]
+    if negate:
+        cls = re.compile("[" + "^" + "".join(_in_text(op, av, c) for op, av in items if op is not c.NEGATE) + "]")  # type: ignore[attr-defined]
+        return next((ch for ch in "xa0-b." if cls.match(ch)), "x")
+    for op, av in items:
+        if op is c.LITERAL:  # type: ignore[attr-defined]
+            return chr(av)  # type: ignore[arg-type]
+        if op is c.RANGE:  # type: ignore[attr-defined]
+            return chr(av[0])  # type: ignore[index]
+        if op is c.CATEGORY:  # type: ignore[attr-defined]
+            return "0" if "DIGIT" in str(av) else "a"
+    return "x"
+
+
+def _in_text(op: object, av: object, c: object) -> str:
+    if op is c.LITERAL:  # type: ignore[attr-defined]
+        return re.escape(chr(av))  # type: ignore[arg-type]
+    if op is c.RANGE:  # type: ignore[attr-defined]
+        return f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}"  # type: ignore[index]
+    return ""
+
+
+def _pattern_hosts(pat: ir.DestPattern, subject: ir.MatchSubject) -> list[tuple[str, str]]:
+    """(host, path) candidates for one pattern: matches and near-misses."""
+    if pat.domain is not None:
+        bases = [pat.domain.name]
+    else:
+        bases = []
+        for text in sample_matches(pat.regex, pat.case_sensitive):
+            if "://" in text:
+                text = text.split("://", 1)[1]
+            host, _, path = text.partition("/")
+            host = host.split(":", 1)[0].strip(".")
+            if host and _HOST_OK.match(host):
+                bases.append(host)
+    out: list[tuple[str, str]] = []
+    for base in bases:
+        base = base.strip(".").lower() if not pat.case_sensitive else base.strip(".")
+        if not base:
+            continue
+        variants = [base, f"www.{base}", f"{base}.evil.example", f"not{base}"]
+        if "." in base:
+            variants.append(base.split(".", 1)[1])
+        if pat.case_sensitive:
+            variants.append(base.upper())
+        for v in variants:
+            if _HOST_OK.match(v) and (v, "/") not in out:
+                out.append((v, "/"))
+    return out
+
+
+def from_policy(policy: ir.Policy, *, http_port: int = 80, report: Report | None = None) -> list[Probe]:
+    """Probes that exercise every rule of ``policy``: filter matches and near-misses, listed and
+    unlisted CONNECT ports, hosts inside and outside each upstream site, missing/wrong credentials."""
+    probes: list[Probe] = []
+    dest = policy.destinations
+    first_listed = sorted(policy.connect.ports)[0] if policy.connect.ports else 443
+    neutral = NEUTRAL_HOST
+    if dest is not None:
+        for pat in dest.patterns:
+            where = f"{pat.origin}: " if pat.origin else ""
+            candidates = _pattern_hosts(pat, dest.subject)
+            if not candidates and report is not None:
+                report.add(make("TS510", f"no probe host generated for filter {pat.source_text!r}",
+                                source="verify.probes", span=pat.origin, subject=pat.source_text))
+            compiled = _compile(pat)
+            for host, path in candidates:
+                for probe in (Probe(Method.GET, host, http_port, path), Probe(Method.CONNECT, host, first_listed)):
+                    subject = host if dest.subject is ir.MatchSubject.HOST else (
+                        probe.target if probe.method is Method.CONNECT else probe.target)
+                    hit = bool(compiled and compiled.search(subject))
+                    if hit and dest.default is ir.Action.DENY and neutral == NEUTRAL_HOST:
+                        neutral = host
+                    why = f"{where}filter {pat.source_text!r} {'matches' if hit else 'near-miss'}"
+                    probes.append(_with(probe, "rule", why))
+    ports = policy.connect.ports
+    listed = sorted(ports) if ports else []
+    for port in sorted(set(PROBE_PORTS) | set(listed)):
+        state = "any port allowed" if ports is None else ("listed" if port in listed else "not listed")
+        probes.append(_with(Probe(Method.CONNECT, neutral, port), "rule", f"ConnectPort: {port} {state}"))
+    probes.append(_with(Probe(Method.GET, neutral, http_port), "rule", "baseline plain request"))
+    for route in policy.upstream.routes:
+        if route.site is None:
+            continue
+        where = f"{route.origin}: " if route.origin else ""
+        for host, inside in _site_hosts(route.site):
+            why = f"{where}upstream {route.kind.value} site {route.site.value!r}: {'inside' if inside else 'outside'}"
+            probes.append(_with(Probe(Method.GET, host, http_port), "rule", why))
+            probes.append(_with(Probe(Method.CONNECT, host, first_listed), "rule", why))
+    if policy.auth is not None:
+        for mode in (AuthMode.NONE, AuthMode.WRONG):
+            why = f"BasicAuth: {mode.value} credentials"
+            probes.append(_with(Probe(Method.GET, neutral, http_port, auth=mode), "rule", why))
+            probes.append(_with(Probe(Method.CONNECT, neutral, first_listed, auth=mode), "rule", why))
+    return probes
+
+
+def _with(probe: Probe, origin: str, why: str) -> Probe:
+    return Probe(probe.method, probe.host, probe.port, probe.path, probe.auth, origin, why)
+
+
+def _compile(pat: ir.DestPattern) -> re.Pattern[str] | None:
+    try:
+        return re.compile(ere_to_python(pat.regex), 0 if pat.case_sensitive else re.IGNORECASE)
+    except re.error:
+        return None
+
+
+def _site_hosts(site: ir.SiteMatch) -> list[tuple[str, bool]]:
+    value = site.value.strip(".")
+    if site.kind is ir.SiteKind.EXACT_HOST:
+        return [(value, True), (f"www.{value}", False)]
+    if site.kind is ir.SiteKind.SUBDOMAINS:
+        return [(f"www.{value}", True), (value, False)]
+    if site.kind is ir.SiteKind.ANY_HOST:
+        return [(NEUTRAL_HOST, True)]
+    return []
+
+
+def hosts_of(probes: Iterable[Probe]) -> set[str]:
+    """Every hostname the probes name (tests map them all to 127.0.0.1)."""
+    return {p.host.lower().rstrip(".") for p in probes if not re.fullmatch(r"[\d.]+|[0-9A-Fa-f:]+", p.host)}
+
+
+# --------------------------------------------------------------------------- merge
+
+
+def merge(sources: Iterable[Iterable[Probe]], *, max_probes: int | None = None,
+          report: Report | None = None) -> Iterator[Probe]:
+    """Chain the sources, drop duplicates (first one wins: rule-derived probes keep their reason),
+    and stop at ``max_probes`` (reported as TS508)."""
+    seen: set[int] = set()
+    count = 0
+    for source in sources:
+        for probe in source:
+            key = hash(probe.key())
+            if key in seen:
+                continue
+            if max_probes is not None and count >= max_probes:
+                if report is not None:
+                    report.add(make("TS508", f"stopped at --max-probes {max_probes}", source="verify.probes",
+                                    subject="--max-probes"))
+                return
+            seen.add(key)
+            count += 1
+            yield probe
