@@ -88,7 +88,9 @@ POLICIES: dict[str, ir.Policy] = {
                          origin=S(5)),
         ir.UpstreamRoute(ir.UpstreamKind.HTTP, ir.SiteMatch(ir.SiteKind.ANY_HOST, "::/0"), "proxy.example", 8080,
                          origin=S(6)),
-        ir.UpstreamRoute(ir.UpstreamKind.HTTP, None, "[2001:db8::1]", 3128, origin=S(7)),
+        ir.UpstreamRoute(ir.UpstreamKind.HTTP, ir.SiteMatch(ir.SiteKind.SUBDOMAINS, "ads.com"), "0.0.0.0", 0,
+                         origin=S(7)),
+        ir.UpstreamRoute(ir.UpstreamKind.HTTP, None, "[2001:db8::1]", 3128, origin=S(8)),
     ))),
     "auth": replace(BASE, auth=ir.AuthPolicy((ir.BasicAuthUser("alice", ir.Secret("pw1"), S(2)),), realm="My Realm")),
     "headers": replace(BASE, headers=ir.HeaderPolicy(

@@ -608,7 +608,14 @@ def _upstream(conf: _Conf, upstream: ir.UpstreamPolicy, matchers: list[list[str]
     peers: list[str] = []
     peer_access: list[str] = []
     for i, route in enumerate(routes, 1):
-        if route.kind is ir.UpstreamKind.HTTP:
+        if route.kind is ir.UpstreamKind.HTTP and not 0 < (route.port or 0) < 65536:
+            # tinyproxy's documented "null route" (`upstream http 0.0.0.0:0 ".ads.com"`): the connect
+            # fails and the client gets 502. squid refuses a peer on port 0 (FATAL), so the sites get
+            # no peer at all; never_direct below keeps them from going direct (502/500).
+            report.add(make("TS263", f"upstream {route.host}:{route.port} (port 0) is a null route: matching "
+                            "requests fail, as in tinyproxy", source=SOURCE, span=route.origin))
+            peers.append(f"# route {i}: {route.host}:{route.port} is a null route (no peer; requests fail)")
+        elif route.kind is ir.UpstreamKind.HTTP:
             peer = f"ts_peer_{i}"
             host = (route.host or "").strip("[]")
             opts = f"no-query no-digest name={peer}"

@@ -519,3 +519,15 @@ def test_canonical_domains_keep_meaning_and_never_overlap() -> None:
                 if other is not v and other.startswith("."):
                     bare = v.lstrip(".")
                     assert not (bare == other[1:] or bare.endswith(other)), (out, v, other)
+
+
+def test_upstream_port_zero_is_a_null_route() -> None:
+    policy = replace(BASE, upstream=ir.UpstreamPolicy((
+        route(ir.UpstreamKind.HTTP, ir.SiteMatch(ir.SiteKind.SUBDOMAINS, "ads.com"), "0.0.0.0", 0, line=2),
+        route(ir.UpstreamKind.HTTP, None, "p", 3128, line=3),
+    )))
+    lines, report = conf_of(policy)
+    assert directives(lines, "cache_peer ") == ["cache_peer p parent 3128 0 no-query no-digest name=ts_peer_2"]
+    assert "never_direct allow ts_up_site_1" in lines
+    assert "cache_peer_access ts_peer_2 deny ts_up_site_1" in lines
+    assert codes(report) == ["TS263"]

@@ -66,6 +66,11 @@ CODES: tuple[CodeInfo, ...] = (
              "An upstream site form has no exact squid ACL.",
              "The route may apply to a slightly different set of hosts than in tinyproxy.",
              "Check the emitted cache_peer_access ACL against the hosts you route.", A),
+    CodeInfo("TS263", "upstream-null-route", I,
+             "An upstream on port 0 is tinyproxy's null route: it makes matching requests fail.",
+             "squid cannot declare a peer on port 0; the sites get no peer and may not go direct, so "
+             "squid answers 502 (CONNECT: 500) where tinyproxy answered 502.",
+             "To refuse these sites with 403 instead, list them in a blocklist filter.", A),
     # ----------------------------------------------------------------- auth
     CodeInfo("TS265", "auth-file-not-mountable", W,
              "BasicAuth becomes an htpasswd file that the squid chart cannot mount by itself.",
