@@ -103,3 +103,21 @@ def test_refused_action_and_refused_service_give_a_partial_result_exit_5(moto_ur
     # us-east-1's NLB is still found; eu-west-1 ELB was refused; DNS was refused
     assert [lb["arn"] for lb in doc["load_balancers"]] == [us.nlb_arn]
     assert doc["dns_records"] == []
+
+
+def test_unreachable_region_is_a_gap_and_the_others_are_listed(moto_url, estates):
+    import socket
+
+    from tests.integration._moto import session
+    from tinysquid.inventory.run import Options, run_inventory
+    from tinysquid.inventory.select import Criteria
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    res = run_inventory(session(), Options(criteria=Criteria((("Role", "tinyproxy"),)), regions=tuple(REGIONS),
+                                           endpoint_url=moto_url, region_endpoints=(("eu-west-1", dead),),
+                                           max_attempts=1, timeout=1))
+    assert [(g.code, g.data["region"]) for g in res.gaps] == [("TS602", "eu-west-1")]
+    assert res.partial
+    assert {i["id"] for i in res.document["instances"]} == set(estates["us-east-1"].proxies)
