@@ -135,7 +135,7 @@ def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = No
         namespace=opts.namespace, release=opts.release, port=port,
         values_path=str(opts.values) if opts.values else "values.yaml",
         config_path=str(opts.config) if opts.config else None, strategy=opts.strategy,
-        inventory=inputs.inventory, checks=checks, clients=clients, egress=eg, plan_args=opts.argv,
+        inventory=inputs.inventory, checks=checks, clients=clients, egress=eg, plan_args=opts.argv, old_proxy=old,
         cluster_arg=(f"--cluster-dump {opts.cluster_dump}" if opts.cluster_dump else
                      f"--context {opts.context}" if opts.context else "--context <CONTEXT>"))
     phases = phases_mod.build_phases(ctx)

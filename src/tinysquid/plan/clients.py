@@ -40,6 +40,13 @@ class OldProxy:
     """Every identifier of the old proxy (lower-case) and where each came from."""
 
     identifiers: dict[str, str]
+    routes: dict[str, str] = field(default_factory=dict)  # identifier → "dns" | "nlb" | "direct"
+
+    def route(self, identifier: str) -> str:
+        """How a client using ``identifier`` reaches the proxies: through the Route 53 record
+        (follows dns-weighted), the NLB (follows nlb-weighted too), or an instance address directly
+        (follows nothing: it must be switched)."""
+        return self.routes.get(identifier.lower().rstrip("."), "direct")
 
     def pattern(self) -> re.Pattern[str] | None:
         """``[scheme://][userinfo@]IDENT[:port]`` with token boundaries; longest identifiers first."""
@@ -55,19 +62,22 @@ class OldProxy:
 def old_proxy(inventory: Mapping[str, Any] | None, extra: tuple[str, ...] = ()) -> OldProxy:
     """The old proxy's identifiers from the inventory (plus ``extra`` names)."""
     ids: dict[str, str] = {}
+    routes: dict[str, str] = {}
 
-    def add(value: Any, why: str) -> None:
+    def add(value: Any, why: str, route: str = "direct") -> None:
         if isinstance(value, str) and value.strip():
-            ids.setdefault(value.strip().lower().rstrip("."), why)
+            key = value.strip().lower().rstrip(".")
+            ids.setdefault(key, why)
+            routes.setdefault(key, route)
 
     inv = inventory or {}
     for lb in inv.get("load_balancers") or []:
-        add(lb.get("dns_name"), f"NLB {lb.get('name')} DNS name")
+        add(lb.get("dns_name"), f"NLB {lb.get('name')} DNS name", "nlb")
         for z in lb.get("availability_zones") or []:
             for a in z.get("addresses") or []:
-                add(a, f"NLB {lb.get('name')} address in {z.get('zone')}")
+                add(a, f"NLB {lb.get('name')} address in {z.get('zone')}", "nlb")
     for r in inv.get("dns_records") or []:
-        add(r.get("name"), f"Route 53 {r.get('type')} record → {r.get('value')}")
+        add(r.get("name"), f"Route 53 {r.get('type')} record → {r.get('value')}", "dns")
     for e in inv.get("elastic_ips") or []:
         add(e.get("public_ip"), f"Elastic IP {e.get('allocation_id')}")
     for e in inv.get("egress_ips") or []:
@@ -79,7 +89,7 @@ def old_proxy(inventory: Mapping[str, Any] | None, extra: tuple[str, ...] = ()) 
             add(eni.get("private_ip"), f"private IP of {i.get('id')} ({eni.get('id')})")
     for name in extra:
         add(name, "given on the command line")
-    return OldProxy(ids)
+    return OldProxy(ids, routes)
 
 
 @dataclass
@@ -323,12 +333,14 @@ def _configmap_commands(client: Client, users: list[tuple[str, str]]) -> None:
                                      _q(json.dumps(new, separators=(",", ":")))]))
     client.rollback.append(" ".join(["kubectl", "patch", "configmap", client.name, *ns, "--type", "merge", "-p",
                                      _q(json.dumps(old, separators=(",", ":")))]))
-    key = client.changes[0].name.replace(".", "\\.")
-    client.check = (f"kubectl get configmap {client.name} -n {client.namespace} -o jsonpath="
-                    f"{_q('{.data.' + key + '}')}  # expect {redact(client.changes[0].new)}"
-                    if "\n" not in client.changes[0].new else
-                    f"kubectl get configmap {client.name} -n {client.namespace} -o yaml | grep -n "
-                    f"{_q(client.changes[0].new.split(chr(10))[0][:0] or 'svc.cluster.local')}")
+    first = client.changes[0]
+    key = first.name.replace(".", "\\.")
+    if "\n" in first.new:  # a whole file in one key: check that the old host is gone
+        client.check = (f"kubectl get configmap {client.name} -n {client.namespace} -o jsonpath="
+                        f"{_q('{.data.' + key + '}')} | grep -c {_q(first.matched)}  # expect 0")
+    else:
+        client.check = (f"kubectl get configmap {client.name} -n {client.namespace} -o jsonpath="
+                        f"{_q('{.data.' + key + '}')}  # expect {redact(first.new)}")
     # Env from a ConfigMap is read at container start: the consumers must restart to pick it up.
     for resource, name in sorted(set(users)):
         if resource == "cronjob":

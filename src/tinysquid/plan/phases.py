@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from tinysquid.plan.checks import Check, Outcome
-from tinysquid.plan.clients import Client, squid_url
+from tinysquid.plan.clients import Client, OldProxy, squid_url
 from tinysquid.plan.egress import Egress, saving
 
 CHART = "oci://ghcr.io/younsl/charts/squid"
@@ -87,6 +87,7 @@ class Context:
     egress: Egress
     chart_version: str = CHART_VERSION
     plan_args: tuple[str, ...] = ()
+    old_proxy: OldProxy | None = None
     cluster_arg: str = "--context <CONTEXT>"
 
 
@@ -256,7 +257,36 @@ def _tg_for_squid(ctx: Context) -> str:
     return f"{ctx.release}-k8s"
 
 
+def _split_followers(ctx: Context, follows: set[str]) -> tuple[list[Client], list[Client]]:
+    """(clients that bypass the weighted path and must be switched first, clients that follow it)."""
+    route = ctx.old_proxy.route if ctx.old_proxy is not None else (lambda _i: "direct")
+    bypass = [c for c in ctx.clients if any(route(ch.matched) not in follows for ch in c.changes)]
+    return bypass, [c for c in ctx.clients if c not in bypass]
+
+
+def _bypass_steps(ctx: Context, p: Phase, bypass: list[Client], path: str) -> None:
+    if not bypass:
+        return
+    p.steps.append(Step(f"3.{len(p.steps) + 1}", f"First switch the {len(bypass)} client(s) that bypass the {path}",
+                        [], "each switch step's check", ["# run their rollbacks"],
+                        notes=[f"they name an address the {path} weights do not move (an instance or Elastic IP, "
+                               "or the NLB itself under DNS weights)"]))
+    _client_steps(p, ctx, "3", bypass)
+
+
+def _follower_steps(ctx: Context, p: Phase, followers: list[Client]) -> None:
+    if not followers:
+        return
+    p.steps.append(Step(f"3.{len(p.steps) + 1}", f"At 100%: point the {len(followers)} in-cluster client(s) at "
+                        "the squid Service directly", [], "each switch step's check", ["# run their rollbacks"],
+                        gate="weights at 100% for the pause window",
+                        notes=["they reach squid through the old path today; the old path is removed in phase 5"]))
+    _client_steps(p, ctx, "3", followers)
+
+
 def _nlb_weighted(ctx: Context, p: Phase) -> None:
+    bypass, followers = _split_followers(ctx, {"nlb", "dns"})
+    _bypass_steps(ctx, p, bypass, "NLB")
     listeners = _inv(ctx, "listeners")
     tgs = _inv(ctx, "target_groups")
     lst = listeners[0] if listeners else {}
@@ -267,7 +297,7 @@ def _nlb_weighted(ctx: Context, p: Phase) -> None:
     vpc = (tgs[0].get("vpc_id") if tgs else None) or "<VPC_ID>"
     new_tg = "<SQUID_TARGET_GROUP_ARN>"
     p.steps.append(Step(
-        "3.1", "Create an ip target group for the squid pods and bind it (AWS Load Balancer Controller)",
+        f"3.{len(p.steps) + 1}", "Create an ip target group for the squid pods and bind it (AWS Load Balancer Controller)",
         [f"aws elbv2 create-target-group{region} --name {_tg_for_squid(ctx)} --protocol TCP --port {ctx.port} "
          f"--target-type ip --vpc-id {vpc} --query 'TargetGroups[0].TargetGroupArn' --output text",
          f"kubectl apply -n {_q(ctx.namespace)} -f - <<'EOF'\napiVersion: elbv2.k8s.aws/v1beta1\nkind: TargetGroupBinding\n"
@@ -296,9 +326,12 @@ def _nlb_weighted(ctx: Context, p: Phase) -> None:
             gate=f"pause {PAUSE_MINUTES} min: no rise in squid_client_http_errors_total or client errors"
             if weight < 100 else None,
             notes=["weights apply to new connections; open tunnels stay on their target"]))
+    _follower_steps(ctx, p, followers)
 
 
 def _dns_weighted(ctx: Context, p: Phase) -> None:
+    bypass, followers = _split_followers(ctx, {"dns"})
+    _bypass_steps(ctx, p, bypass, "Route 53 record")
     records = [r for r in _inv(ctx, "dns_records") if r.get("name")]
     rec = records[0] if records else {}
     zone = rec.get("zone_id") or "<HOSTED_ZONE_ID>"
@@ -306,7 +339,7 @@ def _dns_weighted(ctx: Context, p: Phase) -> None:
     old_target = rec.get("value") or "<OLD_NLB_DNS_NAME>"
     new_target = "<SQUID_INTERNAL_NLB_DNS_NAME>"
     p.steps.append(Step(
-        "3.1", "Expose squid on an internal NLB (Service type LoadBalancer) for clients outside the cluster",
+        f"3.{len(p.steps) + 1}", "Expose squid on an internal NLB (Service type LoadBalancer) for clients outside the cluster",
         [f"helm upgrade {_q(ctx.release)} {CHART} --version {ctx.chart_version} -n {_q(ctx.namespace)} "
          f"-f {_q(ctx.values_path)} --reuse-values --set service.type=LoadBalancer "
          "--set-string 'service.annotations.service\\.beta\\.kubernetes\\.io/aws-load-balancer-scheme=internal'"],
@@ -340,6 +373,7 @@ def _dns_weighted(ctx: Context, p: Phase) -> None:
             notes=["TTL warning: clients follow only after the old TTL expires; JVMs may cache lookups for "
                    "much longer (networkaddress.cache.ttl) — expect stragglers on the old NLB",
                    "an existing simple record must first be replaced by the weighted pair (same TTL)"]))
+    _follower_steps(ctx, p, followers)
 
 
 # --------------------------------------------------------------------------- phase 4

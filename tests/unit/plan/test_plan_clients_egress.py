@@ -174,7 +174,14 @@ def test_strategies_render_their_phase_three():
     cmds = " ".join(c for s in shift.steps for c in s.command)
     assert cmds.count("aws elbv2 modify-listener") == 3
     assert '"Weight":90' in cmds and '"Weight":50' in cmds and '"Weight":0,' not in cmds.split("modify")[1]
-    assert sum(1 for s in shift.steps if s.gate) == 2
+    weighted = [i for i, s in enumerate(shift.steps) if "modify-listener" in " ".join(s.command)]
+    assert [bool(shift.steps[i].gate) for i in weighted] == [True, True, False]
+    # A client naming an instance IP bypasses the NLB: switched before any weight moves; one using the
+    # Route 53 name follows the weights and is pointed at the Service directly after 100%.
+    order = [s.what for s in shift.steps]
+    cron = next(i for i, w in enumerate(order) if "CronJob/reports/nightly-export" in w)
+    api = next(i for i, w in enumerate(order) if "Deployment/billing/api" in w)
+    assert cron < weighted[0] < weighted[-1] < api
     from tinysquid.plan.phases import Strategy
 
     dns = _plan(strategy=Strategy.DNS_WEIGHTED)
