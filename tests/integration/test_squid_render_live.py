@@ -184,17 +184,19 @@ def test_live_client_hostname_deny_uses_reverse_dns(squid_bin: str, tmp_path: Pa
         ir.ClientRule(ir.Action.ALLOW, net("127.0.0.1/32"), S(2)),
         ir.ClientRule(ir.Action.DENY, ir.ClientHostname(".bad.test"), S(3)),
         ir.ClientRule(ir.Action.ALLOW, net("127.0.0.0/8"), S(4)),
+        ir.ClientRule(ir.Action.ALLOW, net("::1/128"), S(5)),
     ), ir.Action.DENY))
     with http_server("origin") as origin:
         text = render.render_squid_conf(policy, squid_version="5", for_chart=False, report=Report())
         hosts = {"site.test": "127.0.0.1", "evil.bad.test": "127.0.0.7", "fine.test": "127.0.0.8",
-                 "bad.test": "127.0.0.9"}
+                 "bad.test": "127.0.0.9", "six.test": "::1"}
         with run_squid(squid_bin, text, tmp_path, port=port, hosts=hosts) as sq:
             assert sq.request(f"http://site.test:{origin}/", source="127.0.0.1")[0] == 200  # allowed first
             assert sq.request(f"http://site.test:{origin}/", source="127.0.0.7")[0] == 403
             assert sq.request(f"http://site.test:{origin}/", source="127.0.0.8")[0] == 200
             # ".bad.test" does not match the name "bad.test" itself
             assert sq.request(f"http://site.test:{origin}/", source="127.0.0.9")[0] == 200
+            assert sq.request(f"http://site.test:{origin}/", source="::1")[0] == 200  # the IPv6 rule
 
 
 def test_live_blocklist_and_hardening(squid_bin: str, tmp_path: Path) -> None:
