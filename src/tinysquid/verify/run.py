@@ -191,8 +191,11 @@ def execute(req: VerifyRequest, on_result: Callable[[ProbeResult], None] | None 
     old = [parse_proxy(url, "old" if i == 0 else f"old{i + 1}", auths[min(i, len(auths) - 1)])
            for i, url in enumerate(req.old)]
     new = parse_proxy(req.new, "new", req.new_auth)
+    for path in req.targets:  # a bad line must stop the run before any probe is sent (TS502)
+        for _ in sources.parse_targets(path):
+            pass
     stream = collect(req, report)
-    first = next(stream, None)  # surface bad input (TS502, TS506) before any traffic
+    first = next(stream, None)  # surface bad input (TS506, TS509) before any traffic
     if first is None:
         raise InputError(make("TS509", "no probes: give --config, --from-log or --targets", source="cli",
                               subject="probes"))
