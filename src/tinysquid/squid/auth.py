@@ -106,7 +106,8 @@ def secret_manifest(htpasswd: str) -> str:
 
 
 POST_RENDERER_PATCH = f"""\
-# kustomization.yaml used as `helm install … --post-renderer ./kustomize-post-renderer.sh`
+# kustomization.yaml used as `helm install squid … --post-renderer ./kustomize-post-renderer.sh`
+# (the Deployment is named after the release's fullname: "squid" for a release called squid)
 # patches:
 # - target: {{kind: Deployment, name: squid}}
 #   patch: |-
