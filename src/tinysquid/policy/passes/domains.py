@@ -35,18 +35,23 @@ def literal_text(nodes: tuple[rx.Node, ...]) -> str | None:
     return "".join(out)
 
 
+def _dot(node: rx.Node) -> bool:
+    """A literal dot (``\\.`` or ``[.]``-free spelling): Lit('.') however it was escaped."""
+    return isinstance(node, rx.Lit) and node.ch == "."
+
+
 def _is_start_or_dot(node: rx.Node) -> bool:
     """``(^|\\.)`` or ``(\\.|^)``."""
     if not isinstance(node, rx.Group) or not isinstance(node.body, rx.Alt) or len(node.body.branches) != 2:
         return False
-    kinds = {("^" if b == rx.Anchor("^") else "." if b == rx.Lit(".") else "?") for b in node.body.branches}
+    kinds = {("^" if b == rx.Anchor("^") else "." if _dot(b) else "?") for b in node.body.branches}
     return kinds == {"^", "."}
 
 
 def _is_any_dot(node: rx.Node) -> bool:
     """``.*\\.`` as a Concat."""
     return (isinstance(node, rx.Concat) and len(node.items) == 2
-            and node.items[0] == rx.Repeat(rx.AnyChar(), 0, None) and node.items[1] == rx.Lit("."))
+            and node.items[0] == rx.Repeat(rx.AnyChar(), 0, None) and _dot(node.items[1]))
 
 
 def domain_of(ere: str) -> ir.DomainMatch | None:
@@ -64,11 +69,11 @@ def domain_of(ere: str) -> ir.DomainMatch | None:
         if items and isinstance(items[0], rx.Repeat) and items[0].lo == 0 and items[0].hi == 1 \
                 and isinstance(items[0].node, rx.Group) and _is_any_dot(items[0].node.body):
             items, subs = items[1:], True  # ^(.*\.)?name$
-        elif len(items) >= 2 and items[0] == rx.Repeat(rx.AnyChar(), 0, None) and items[1] == rx.Lit("."):
+        elif len(items) >= 2 and items[0] == rx.Repeat(rx.AnyChar(), 0, None) and _dot(items[1]):
             items, apex, subs = items[2:], False, True  # ^.*\.name$
     elif _is_start_or_dot(items[0]):
         items, subs = items[1:], True  # (^|\.)name$
-    elif items[0] == rx.Lit("."):
+    elif _dot(items[0]):
         items, apex, subs = items[1:], False, True  # \.name$ (unanchored search)
     else:
         return None
