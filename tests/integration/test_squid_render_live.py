@@ -106,9 +106,9 @@ def hardened(policy: ir.Policy) -> ir.Policy:
     return harden(collapse_cidrs(policy, report), report, squid_version="5")
 
 
-def fill_chart_templates(text: str) -> str:
-    """What Helm tpl would produce with the generated values (port 3128, shutdown 30 s)."""
-    text = text.replace("{{ .Values.service.targetPort }}", "3128")
+def fill_chart_templates(text: str, port: int = 3128) -> str:
+    """What Helm tpl would produce with the generated values (targetPort ``port``, shutdown 30 s)."""
+    text = text.replace("{{ .Values.service.targetPort }}", str(port))
     text = text.replace("{{ .Values.squidShutdownTimeout }}", "30")
     assert "{{ " not in text.replace('{{"{{"}}', "")
     return text.replace('{{"{{"}}', "{{")
@@ -364,3 +364,31 @@ def test_random_policies_pass_squid_parse(tmp_path: Path) -> None:
         conf.write_text(text)
         outcome = squid_parse(conf)
         assert outcome.ok, f"{policy}\n{outcome.problems}\n{text}"
+
+
+def test_live_chart_values_config_runs(squid_bin: str, tmp_path: Path) -> None:
+    """The squid.conf inside values.yaml, templated as Helm would, runs: the exporter's scrape works
+    without credentials, an allowed client passes the filter, others are refused."""
+    import yaml
+
+    from tinysquid.helm.values import dump_values, render_values
+
+    port = free_port()
+    policy = hardened(live_policy(
+        port,
+        clients=ir.ClientPolicy((ir.ClientRule(ir.Action.ALLOW, net("127.0.0.0/8"), S(2)),), ir.Action.DENY),
+        auth=ir.AuthPolicy((ir.BasicAuthUser("alice", ir.Secret("pw-1"), S(3)),)),
+        destinations=ir.DestPolicy(ir.MatchSubject.HOST, ir.Action.DENY, (
+            pat(r"^ok\.test$", domain=ir.DomainMatch("ok.test")), pat(r"[{{]never")), S(4))))
+    chart_conf = render.render_squid_conf(policy, squid_version="6", for_chart=True, report=Report())
+    values = yaml.safe_load(dump_values(render_values(policy, chart_conf, chart_version="0.9", report=Report())))
+    text = fill_chart_templates(values["config"]["squid.conf"], port).replace(render.PASSWD_PATH, "@WORKDIR@/passwd")
+    # The chart's pod binds every address; here, loopback only.
+    text = text.replace(f"http_port {port}", f"http_port 127.0.0.1:{port}")
+    with http_server("origin") as origin:
+        with run_squid(squid_bin, text, tmp_path, port=port, hosts={"ok.test": "127.0.0.1", "no.test": "127.0.0.1"},
+                       files={"passwd": htpasswd_text(policy.auth)}) as sq:
+            assert sq.request("/squid-internal-mgr/info")[0] == 200
+            assert sq.request(f"http://ok.test:{origin}/")[0] == 407
+            assert sq.request(f"http://ok.test:{origin}/", headers=basic("alice", "pw-1"))[0] == 200
+            assert sq.request(f"http://no.test:{origin}/", headers=basic("alice", "pw-1"))[0] == 403
