@@ -324,11 +324,14 @@ def _int(value: Any) -> int:
 def _probe_line(p: Mapping[str, Any]) -> str:
     what = p.get("request") or p.get("target") or " ".join(
         str(x) for x in (p.get("method"), p.get("url") or p.get("host"), p.get("port")) if x)
+    # verify records ``old`` as a list of answers (one per --old proxy) and ``new`` as one answer.
     old, new = p.get("old"), p.get("new")
-    old = old.get("class") if isinstance(old, Mapping) else old
+    olds = old if isinstance(old, list) else [old] if old else []
+    old = "/".join(str(a.get("class") if isinstance(a, Mapping) else a) for a in olds) or None
     new = new.get("class") if isinstance(new, Mapping) else new
     tail = f" (old {old}, new {new})" if old or new else ""
-    return f"{p.get('result', '?')}: {what or p.get('id', '?')}{tail}"
+    why = f" — {p['why']}" if p.get("why") else ""
+    return f"{p.get('result', '?')}: {what or p.get('id', '?')}{tail}{why}"
 
 
 MAX_LISTED = 20
@@ -364,6 +367,11 @@ def check_verify(report: Mapping[str, Any] | None, path: str | None) -> tuple[Ch
         c.finding = make(code, f"verify: {counts['widened']} widened, {counts['narrowed']} narrowed",
                          source="plan", subject=str(path), data={"widened": counts["widened"],
                                                                   "narrowed": counts["narrowed"]})
+    elif report.get("complete") is False:
+        # A run stopped at its deadline proves nothing about the probes it did not reach.
+        c.status = Outcome.UNKNOWN
+        c.evidence.append("the verify run did not complete (deadline hit): the rest was never probed")
+        c.decided_by = "--verify-report of a complete run (raise verify --deadline)"
     else:
         c.status = Outcome.PASS
     other = [p for p in probes if p.get("result") in ("noisy", "changed", "error", "errors")]

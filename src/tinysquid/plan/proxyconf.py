@@ -32,6 +32,20 @@ def domain_of_pattern(pattern: str) -> str | None:
     return text if _HOST_RE.match(text) else None
 
 
+_ALTERNATION_RE = re.compile(r"^\^?\(([a-z0-9|-]+)\)((?:\\\.[a-z0-9-]+)+)\$?$")
+
+
+def domains_of_pattern(pattern: str) -> list[str]:
+    """Like :func:`domain_of_pattern`, also expanding one leading alternation of labels
+    (``^(api|uploads)\.github\.com$`` → ``api.github.com``, ``uploads.github.com``)."""
+    m = _ALTERNATION_RE.match(pattern.strip().lower())
+    if m:
+        names = [domain_of_pattern(f"{label}{m.group(2)}") for label in m.group(1).split("|")]
+        return [n for n in names if n]
+    name = domain_of_pattern(pattern)
+    return [name] if name else []
+
+
 def facts_from_policy(policy: Any) -> ProxyFacts:
     """Port, idle Timeout and filter domains from a :class:`tinysquid.policy.ir.Policy`."""
     domains: list[tuple[str, str]] = []
@@ -40,10 +54,9 @@ def facts_from_policy(policy: Any) -> ProxyFacts:
     if dest is not None:
         allowlist = str(dest.default) == "deny"
         for pat in dest.patterns:
-            name = pat.domain.name if pat.domain is not None else domain_of_pattern(pat.source_text)
-            if name:
-                where = str(pat.origin).rsplit(":", 1)[0] if pat.origin else "filter"
-                domains.append((name.lower().rstrip("."), where))
+            names = [pat.domain.name] if pat.domain is not None else domains_of_pattern(pat.source_text)
+            where = str(pat.origin).rsplit(":", 1)[0] if pat.origin else "filter"
+            domains.extend((name.lower().rstrip("."), where) for name in names)
     limits = policy.limits
     timeout_line = str(limits.timeout_origin).rsplit(":", 1)[0] if limits.timeout_origin else None
     return ProxyFacts(port=policy.listener.port, timeout=limits.idle_timeout, timeout_line=timeout_line,

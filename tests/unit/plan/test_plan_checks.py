@@ -52,8 +52,8 @@ def test_widened_verify_report_is_blocking_and_names_the_probes():
     c = _check(plan, "verify")
     assert c.blocking and c.code == "TS707"
     assert "widened=1, narrowed=1" in c.evidence[0]
-    assert "widened: CONNECT api.stripe.com 22 (old denied, new allowed)" in c.evidence
-    assert "narrowed: CONNECT hooks.slack.com 443 (old allowed, new denied)" in c.evidence
+    assert "widened: CONNECT api.stripe.com:22 (old denied/denied, new allowed) — unlisted port" in c.evidence
+    assert "narrowed: CONNECT hooks.slack.com:443 (old allowed/allowed, new denied)" in c.evidence
 
 
 def test_noisy_probes_are_listed_but_do_not_block():

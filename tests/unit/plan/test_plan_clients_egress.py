@@ -200,3 +200,26 @@ def test_decommission_releases_eips_last_with_the_saving():
 
 def test_fixture_inputs_exist():
     assert (CASES / "api" / "deployments.json").is_file()
+
+
+def test_config_through_the_real_front_end_gives_checklist_timeout_and_findings():
+    from pathlib import Path
+
+    conf = Path(__file__).resolve().parents[3] / "examples" / "egress-allowlist" / "tinyproxy.conf"
+    plan = build_plan(PlanOptions(config=conf, inventory=INVENTORY))
+    domains = [t["domain"] for t in plan.egress.third_party]
+    assert {"api.stripe.com", "hooks.slack.com", "api.github.com", "uploads.github.com"} <= set(domains)
+    assert not any(d.endswith(".internal.example") for d in domains)
+    idle = next(r for r in plan.risks if r.id == "nat-idle-timeout")
+    assert idle.finding.data["tinyproxy_timeout"] == 600
+    convert = next(c for c in plan.checks if c.id == "convert")
+    assert str(convert.status) == "fail" and not convert.blocking
+    assert any("legacy-hole" in e for e in convert.evidence)
+    assert plan.inputs.files[-1].role == "tinyproxy-config"
+
+
+def test_domains_of_pattern_expands_one_alternation():
+    from tinysquid.plan.proxyconf import domains_of_pattern
+
+    assert domains_of_pattern(r"^(api|uploads)\.github\.com$") == ["api.github.com", "uploads.github.com"]
+    assert domains_of_pattern(r"(a|b)") == []
