@@ -36,7 +36,7 @@ _ALTERNATION_RE = re.compile(r"^\^?\(([a-z0-9|-]+)\)((?:\\\.[a-z0-9-]+)+)\$?$")
 
 
 def domains_of_pattern(pattern: str) -> list[str]:
-    """Like :func:`domain_of_pattern`, also expanding one leading alternation of labels
+    r"""Like :func:`domain_of_pattern`, also expanding one leading alternation of labels
     (``^(api|uploads)\.github\.com$`` → ``api.github.com``, ``uploads.github.com``)."""
     m = _ALTERNATION_RE.match(pattern.strip().lower())
     if m:

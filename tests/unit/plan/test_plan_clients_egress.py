@@ -131,7 +131,8 @@ def test_third_party_checklist_and_idle_timeout_from_a_policy():
                        limits=ir.Limits(idle_timeout=900, timeout_origin=Span("tinyproxy.conf", 12)))
     inputs = Inputs(proxy=facts_from_policy(policy))
     eg = analyse(inputs)
-    assert [t["domain"] for t in eg.third_party] == ["api.stripe.com", "slack.com"]
+    assert [t["domain"] for t in eg.third_party] == ["api.stripe.com", "slack.com", "foo.example.org",
+                                                     "bar.example.org"]
     assert eg.third_party[0]["source"] == "filter:1"
     idle = next(r for r in eg.risks if r.id == "nat-idle-timeout")
     assert "Timeout 900s (tinyproxy.conf:12)" in idle.finding.message
