@@ -13,6 +13,16 @@ def _cell(text: Any) -> str:
     return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
 
 
+TABLE_EVIDENCE = 3
+
+
+def _evidence(items: list[str]) -> str:
+    """A check's evidence for the summary table: the first few items (phase 0 lists them all)."""
+    shown = "; ".join(items[:TABLE_EVIDENCE])
+    more = len(items) - TABLE_EVIDENCE
+    return _cell(shown + (f"; (+{more} more in phase 0)" if more > 0 else ""))
+
+
 def to_json(plan: Plan, *, version: str) -> str:
     """The plan document as indented JSON with a trailing newline."""
     return json.dumps(plan_document(plan, version=version), indent=2, ensure_ascii=False) + "\n"
@@ -26,6 +36,7 @@ def to_markdown(plan: Plan, *, version: str) -> str:
                              autoescape=False, keep_trailing_newline=True, trim_blocks=True,
                              lstrip_blocks=True)
     env.filters["cell"] = _cell
+    env.filters["evidence"] = _evidence
     doc = plan_document(plan, version=version)
     text = env.get_template("runbook.md.j2").render(doc=doc, plan=plan)
     # Collapse the blank-line runs the template's conditionals leave behind.
