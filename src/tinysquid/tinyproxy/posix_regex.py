@@ -200,7 +200,7 @@ _PY_CLASS = {
 
 
 def _py_char(c: str) -> str:
-    return "\\" + c if c in "\\]^-[" else (re.escape(c) if not c.isprintable() else c)
+    return "\\" + c if c in "\\]^-[|&~" else (re.escape(c) if not c.isprintable() else c)
 
 
 def _bracket_python(b: Bracket) -> str:

@@ -1,0 +1,51 @@
+"""Any bytes given as a tinyproxy.conf end in a Policy or an InputError — never another exception."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tinysquid.diagnostics import Report
+from tinysquid.diagnostics.model import InputError
+from tinysquid.policy import ir
+from tinysquid.tinyproxy import read_policy
+
+DIRECTIVE_WORDS = ["Port", "Allow", "Deny", "ConnectPort", "Filter", "FilterType", "FilterURLs", "Upstream",
+                   "upstream", "no", "Timeout", "BasicAuth", "Listen", "AddHeader", "Anonymous", "#", "  #"]
+VALUES = ["8888", "0", "010", "0x10", '"filter"', '""', "yes", "Off", "fnmatch", "FNMATCH", "none", "http",
+          "h:1", "u:p@h:3128", '".example.com"', '"::/0"', "10.0.0.0/33", "::/0", "127.1", "all", "\r", "#x"]
+
+line = st.one_of(
+    st.tuples(st.sampled_from(DIRECTIVE_WORDS), st.lists(st.sampled_from(VALUES), max_size=3))
+    .map(lambda t: " ".join([t[0], *t[1]])),
+    st.text(max_size=40),
+)
+config_text = st.lists(line, max_size=12).map(lambda ls: "\n".join(ls) + "\n")
+
+
+def _check(tmp: Path, data: bytes, filter_data: bytes) -> None:
+    conf = tmp / "tinyproxy.conf"
+    conf.write_bytes(data)
+    (tmp / "filter").write_bytes(filter_data)
+    for version in ("1.11", "1.10", "1.8"):
+        try:
+            policy = read_policy(conf, version=version, root=None, report=Report())
+        except InputError as exc:
+            assert exc.diagnostic.span is not None
+            continue
+        assert isinstance(policy, ir.Policy)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300), filter_data=st.binary(max_size=100))
+def test_any_bytes(tmp_path, data, filter_data):
+    _check(tmp_path, b"Port 8888\nFilter \"filter\"\n" + data, filter_data)
+    _check(tmp_path, data, filter_data)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=config_text, filter_text=st.text(alphabet="ab.*\\()[]{}|+?^$# \n", max_size=60))
+def test_directive_shaped_text(tmp_path, text, filter_text):
+    _check(tmp_path, ("Port 8888\n" + text).encode(), filter_text.encode())
