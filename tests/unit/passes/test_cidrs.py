@@ -120,7 +120,7 @@ def test_thousands_of_rules_stay_fast() -> None:
     decision = decide_clients(ir.ClientPolicy(rules, ir.Action.DENY))
     collapse_cidrs(ir.Policy(listener=ir.Listener(1), clients=ir.ClientPolicy(rules, ir.Action.DENY)), Report())
     assert time.perf_counter() - start < 2.0  # was 20 s with whole-set differences per rule
-    probes = [ipaddress.ip_address(str(r.match.network.network_address)) for r in rules[:200]]
+    probes = [ipaddress.ip_address(str(r.match.network.network_address)) for r in rules[:40]]
     nets = decision.admitted.networks()
     for p in probes:
         assert in_nets(nets, p) == first_match(list(rules), ir.Action.DENY, p)
