@@ -141,6 +141,8 @@ def test_api_path_reads_every_kind_and_passes_the_healthy_cluster(api_server, ku
         ("replicas", "zones", "traffic-distribution", "pdb", "exporter", "grace-period"), "pass")
     zones = next(c for c in plan.checks if c.id == "zones").evidence
     assert any("eu-west-1a" in e for e in zones) and any("eu-west-1b" in e for e in zones)
+    hints = next(c for c in plan.checks if c.id == "traffic-distribution").evidence
+    assert "EndpointSlices: 2/2 endpoints carry zone hints" in hints
     found = {(c.kind, c.namespace, c.name) for c in plan.clients}
     assert {("Deployment", "billing", "api"), ("CronJob", "reports", "nightly-export"),
             ("ConfigMap", "payments", "proxy-env")} <= found
@@ -160,8 +162,19 @@ def test_forbidden_kind_is_a_gap_and_its_checks_fall_back(api_server, kubeconfig
     assert set(gaps) == {"PodDisruptionBudget", "Node"}
     assert gaps["Node"].code == "TS740" and "HTTP 403" in gaps["Node"].message
     checks = {c.id: c for c in plan.checks}
-    assert str(checks["zones"].status) == "unknown" and "Node" in checks["zones"].evidence[0]
+    # Without Nodes the zones come from the Service's EndpointSlices (endpoint.zone).
+    assert str(checks["zones"].status) == "pass"
+    assert checks["zones"].evidence[0] == "Node not read; zones from the Service's EndpointSlices"
+    assert "endpoint 10.0.1.77 in zone eu-west-1a" in checks["zones"].evidence
     assert checks["pdb"].evidence == ["values.yaml: podDisruptionBudget.enabled=True"]
+
+
+def test_without_nodes_and_endpointslices_zones_are_unknown(api_server, kubeconfig):
+    api_server.forbidden = {"nodes", "endpointslices"}
+    plan = _build(kubeconfig)
+    zones = next(c for c in plan.checks if c.id == "zones")
+    assert str(zones.status) == "unknown" and "Node objects not read" in zones.evidence[0]
+    assert plan.blocking == []
 
 
 def test_cli_with_context_writes_the_runbook(api_server, kubeconfig, tmp_path, monkeypatch):

@@ -71,6 +71,7 @@ class SquidInCluster:
     pods: list[dict[str, Any]] = field(default_factory=list)
     service: dict[str, Any] | None = None
     configmap: dict[str, Any] | None = None
+    endpoints: list[dict[str, Any]] = field(default_factory=list)  # of the Service's EndpointSlices
 
 
 def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, Any] | None) -> bool:
@@ -122,6 +123,11 @@ def find_squid(cluster: ClusterView, namespace: str, release: str = "squid") -> 
                   all(pod_labels.get(k) == v for k, v in get(s, "spec", "selector").items())
                   and not meta(s).get("name", "").endswith("-metrics")]
     found.service = svc[0] if svc else None
+    if found.service is not None:
+        svc_name = meta(found.service).get("name")
+        for eps in cluster.in_namespace("EndpointSlice", namespace):
+            if (meta(eps).get("labels") or {}).get("kubernetes.io/service-name") == svc_name:
+                found.endpoints.extend(e for e in eps.get("endpoints") or [] if isinstance(e, Mapping))
     cms = [c for c in cluster.in_namespace("ConfigMap", namespace) if "squid.conf" in (c.get("data") or {})]
     cm_named = [c for c in cms if meta(c).get("name") == f"{dep_name}-conf"]
     found.configmap = (cm_named or cms or [None])[0]
@@ -181,6 +187,13 @@ def check_zones(squid: SquidInCluster | None, cluster: ClusterView | None) -> Ch
         return _unknown(c, f"no squid Deployment in namespace {squid.namespace}", f"{CLUSTER_INPUT} after phase 1")
     if not cluster.has("Pod") or not cluster.has("Node"):
         missing = [k for k in ("Pod", "Node") if not cluster.has(k)]
+        # Listing Nodes is often denied to namespace-scoped users; the EndpointSlice controller
+        # copies each ready endpoint's zone into the slice (discovery.k8s.io/v1 Endpoint.zone).
+        ready = [e for e in squid.endpoints if get(e, "conditions", "ready") is not False]
+        if ready and any(e.get("zone") for e in ready):
+            c.evidence.append(f"{' and '.join(missing)} not read; zones from the Service's EndpointSlices")
+            return _decide_zones(c, squid, {f"endpoint {','.join(e.get('addresses') or [])}": e.get("zone")
+                                            for e in ready})
         return _unknown(c, f"{' and '.join(missing)} objects not read ({cluster.source})",
                         f"{CLUSTER_INPUT} including pods and nodes")
     nodes = {meta(n).get("name"): n for n in cluster.nodes}
@@ -195,11 +208,22 @@ def check_zones(squid: SquidInCluster | None, cluster: ClusterView | None) -> Ch
         c.evidence.append(f"{ref(pod)} on node {node_name} in zone {zone or '(no zone label)'}")
         if zone:
             zones.setdefault(zone, []).append(meta(pod).get("name"))
+    return _decide_zones(c, squid, {}, zones)
+
+
+def _decide_zones(c: Check, squid: SquidInCluster, where: Mapping[str, str | None],
+                  zones: dict[str, list[str]] | None = None) -> Check:
+    """Pass with ≥ 2 zones among ready members; ``where`` maps extra members to their zone."""
+    zones = dict(zones or {})
+    for member, zone in where.items():
+        c.evidence.append(f"{member} in zone {zone or '(no zone)'}")
+        if zone:
+            zones.setdefault(zone, []).append(member)
     if len(zones) >= 2:
         c.status = Outcome.PASS
         return c
-    where = f"zone {next(iter(zones))}" if zones else "no labelled zone"
-    return _fail(c, f"all ready squid pods are in {where}", ref(squid.deployment),
+    place = f"zone {next(iter(zones))}" if zones else "no labelled zone"
+    return _fail(c, f"all ready squid pods are in {place}", ref(squid.deployment or {}),
                  data={"zones": sorted(zones)})
 
 
@@ -214,6 +238,10 @@ def check_traffic_distribution(squid: SquidInCluster | None, values: Mapping[str
         value = get(squid.service, "spec", "trafficDistribution")
         subject = ref(squid.service)
         c.evidence.append(f"{subject}: spec.trafficDistribution={value!r}")
+        if squid.endpoints:
+            # The control plane honours the field by writing zone hints into the EndpointSlices.
+            hinted = sum(1 for e in squid.endpoints if get(e, "hints", "forZones"))
+            c.evidence.append(f"EndpointSlices: {hinted}/{len(squid.endpoints)} endpoints carry zone hints")
     elif values is not None:
         value = get(values, "service", "trafficDistribution")
         subject = "values.yaml service.trafficDistribution"

@@ -42,9 +42,12 @@ def test_single_zone_is_blocking_with_the_zone_named(tmp_path):
 def test_missing_prefer_close_is_blocking(tmp_path):
     def no_pc(items):
         del find(items, "Service", "squid", "squid")["spec"]["trafficDistribution"]
+        for endpoint in find(items, "EndpointSlice", "squid-x7k2p", "squid")["endpoints"]:
+            del endpoint["hints"]  # the control plane writes hints only for PreferClose
     c = _check(_plan(mutated_dump(tmp_path, no_pc)), "traffic-distribution")
     assert c.blocking and c.code == "TS703"
-    assert c.evidence == ["Service/squid/squid: spec.trafficDistribution=None"]
+    assert c.evidence == ["Service/squid/squid: spec.trafficDistribution=None",
+                          "EndpointSlices: 0/2 endpoints carry zone hints"]
 
 
 def test_widened_verify_report_is_blocking_and_names_the_probes():
