@@ -1,8 +1,8 @@
 """Front end: tinyproxy.conf (+ its filter file) → a typed, source-located model → Policy IR.
 
 Modules: :mod:`grammar` (each version's grammar as data), :mod:`directives` (the directive table),
-:mod:`parser` (lines → :mod:`nodes`), :mod:`filters` (the filter file), :mod:`posix_regex`
-(BRE/ERE/fnmatch → ERE), :mod:`lower` (nodes → IR with one finding per line).
+:mod:`parser` (lines → :mod:`nodes`), :mod:`filters` (the filter file; BRE/ERE/fnmatch → ERE through
+:mod:`tinysquid.policy.posix_regex`), :mod:`lower` (nodes → IR with one finding per line).
 """
 
 from __future__ import annotations

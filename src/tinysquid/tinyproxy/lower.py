@@ -19,7 +19,7 @@ from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import Diagnostic, InputError, Span, Status, make
 from tinysquid.policy import ir
 from tinysquid.tinyproxy import filters as flt
-from tinysquid.tinyproxy import posix_regex as rx
+from tinysquid.policy import posix_regex as rx
 from tinysquid.tinyproxy.grammar import GRAMMARS, V1_11, Grammar, strtoul0
 from tinysquid.tinyproxy.nodes import Config, Stmt, UpstreamArgs
 from tinysquid.tinyproxy.parser import SOURCE, decode_text, fail

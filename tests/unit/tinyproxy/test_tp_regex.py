@@ -10,7 +10,7 @@ import random
 import pytest
 
 from tinysquid.policy.ir import PatternSyntax
-from tinysquid.tinyproxy import posix_regex as rx
+from tinysquid.policy import posix_regex as rx
 from tinysquid.tinyproxy.filters import translate
 
 HOSTS = ["example.com", "www.example.com", "notexample.com.evil.invalid", "example.org", "EXAMPLE.COM",

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from tinysquid.diagnostics import Report
 from tinysquid.policy import ir
-from tinysquid.tinyproxy import posix_regex as rx
+from tinysquid.policy import posix_regex as rx
 
 _LABELS = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import make
 from tinysquid.policy import ir
-from tinysquid.tinyproxy import posix_regex as rx
+from tinysquid.policy import posix_regex as rx
 
 SOURCE = "convert"
 _DOMAIN = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)+")

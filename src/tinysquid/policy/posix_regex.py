@@ -1,4 +1,4 @@
-"""POSIX regular expressions as glibc reads them: BRE and ERE parsers, an fnmatch reader, and two
+"""POSIX regular expressions as glibc reads them (the IR's regex language): BRE and ERE parsers, an fnmatch reader, and two
 renderers (POSIX ERE text for the IR and squid; a Python ``re`` pattern to test and validate).
 
 tinyproxy compiles filter patterns with glibc ``regcomp`` (``filter.c: filter_init``; flags
