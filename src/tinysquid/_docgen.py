@@ -89,4 +89,4 @@ def main(docs_dir: Path | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else None))
+    raise SystemExit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else None))

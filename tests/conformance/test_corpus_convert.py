@@ -1,0 +1,169 @@
+"""Every real-world tinyproxy.conf of the shared corpus, end to end through `convert`.
+
+The manifest records what the real tinyproxy 1.11.1 did with each file. Configs it accepted must
+convert, and each squid.conf produced must pass the real ``squid -k parse`` (both target versions).
+Configs it refused must end in a clean InputError naming the same line. Filter files are laid out
+where the config names them, under a temporary ``--root``, as a user copying them off the host would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS, REQUIRE_PROXIES, require_binary
+from tinysquid.convert import ConvertOptions, SquidVersion, TinyproxyVersion, convert_file
+from tinysquid.diagnostics import InputError, Status
+from tinysquid.squid.check import squid_parse
+
+MANIFEST = CORPUS / "manifest.json"
+
+
+def _entries():
+    if not MANIFEST.exists():
+        if REQUIRE_PROXIES:
+            raise RuntimeError(f"corpus manifest missing at {MANIFEST}")
+        return []
+    return [e for e in json.loads(MANIFEST.read_text()) if e["kind"] == "config"]
+
+
+ENTRIES = _entries()
+ACCEPTED = [e for e in ENTRIES if e["tinyproxy_1_11_1"].startswith("parsed")
+            and "refused" not in e["tinyproxy_1_11_1"]]
+REFUSED = [e for e in ENTRIES if e not in ACCEPTED]
+_FILTER_LINE = re.compile(r'^Filter[ \t]+"([^"]+)"', re.IGNORECASE | re.MULTILINE)
+
+
+def _lay_out(entry: dict, tmp_path: Path) -> tuple[Path, Path]:
+    """Copy the config (and its filter file where the config names it) into tmp; return (conf, root)."""
+    root = tmp_path / "root"
+    conf_dir = tmp_path / "conf"
+    conf_dir.mkdir(parents=True)
+    conf = conf_dir / "tinyproxy.conf"
+    data = (CORPUS / entry["file"]).read_bytes()
+    conf.write_bytes(data)
+    filters = entry.get("filter_files") or []
+    match = _FILTER_LINE.search(data.decode("utf-8", "replace"))
+    if match and filters:
+        named = Path(match.group(1))
+        target = root / named.relative_to("/") if named.is_absolute() else conf_dir / named
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(CORPUS / filters[0], target)
+    return conf, root
+
+
+_NOT_HERE = re.compile(r"^(User|Group|PidFile|LogFile|Syslog|Bind|BindSame|Listen|Port)([ \t]|$)", re.I)
+
+
+def _real_tinyproxy_refuses(conf: Path, root: Path) -> bool:
+    """Start the real tinyproxy on a loopback port with the config's filter as laid out; True if it
+    refuses to start (exits within 3 s), False if it serves. Host-specific lines are dropped."""
+    import socket
+    import subprocess
+
+    binary = require_binary("tinyproxy")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    lines = []
+    for raw in conf.read_text(errors="replace").splitlines():
+        if _NOT_HERE.match(raw):
+            continue
+        m = _FILTER_LINE.match(raw)
+        if m and Path(m.group(1)).is_absolute():
+            raw = f'Filter "{root / Path(m.group(1)).relative_to("/")}"'
+        lines.append(raw)
+    lines += [f"Port {port}", "Listen 127.0.0.1"]
+    probe = conf.with_name("tinyproxy-check.conf")
+    probe.write_text("\n".join(lines) + "\n")
+    proc = subprocess.Popen([binary, "-d", "-c", str(probe)], cwd=conf.parent,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc.wait(timeout=3)
+        return proc.returncode != 0
+    except subprocess.TimeoutExpired:
+        return False
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("entry", ACCEPTED, ids=[e["file"] for e in ACCEPTED])
+def test_accepted_config_converts_and_squid_parses_it(entry, tmp_path):
+    squid = require_binary("squid")
+    conf, root = _lay_out(entry, tmp_path)
+    for version in SquidVersion:
+        try:
+            result = convert_file(conf, ConvertOptions(root=root, squid_version=version))
+        except InputError as exc:
+            # The manifest records tinyproxy parsing the config alone. With its filter file laid out,
+            # the real tinyproxy must refuse to start too (missing file or bad regex: exit 65).
+            assert _real_tinyproxy_refuses(conf, root), exc.diagnostic.human()
+            return
+        out = tmp_path / f"squid{version}.conf"
+        out.write_text(result.files["squid.conf"].content)
+        outcome = squid_parse(out, squid_binary=squid)
+        assert outcome.ok, f"squid -k parse ({version}): {outcome.problems}\n{out.read_text()}"
+        lines = {(d.span.path, d.span.line) for d in result.report.diagnostics
+                 if d.span is not None and d.status is not None}
+        assert lines, "every directive line gets a fidelity verdict"
+        assert not result.report.errors()
+
+
+@pytest.mark.parametrize("entry", REFUSED, ids=[e["file"] for e in REFUSED])
+def test_refused_config_is_a_clean_error_naming_the_line(entry, tmp_path):
+    conf, root = _lay_out(entry, tmp_path)
+    with pytest.raises(InputError) as info:
+        convert_file(conf, ConvertOptions(root=root))
+    diag = info.value.diagnostic
+    assert diag.span is not None, diag.human()
+    expected = re.search(r"line (\d+)", entry["tinyproxy_1_11_1"])
+    if expected:
+        assert diag.span.line == int(expected.group(1)), diag.human()
+
+
+@pytest.mark.parametrize("entry", REFUSED, ids=[e["file"] for e in REFUSED])
+def test_refused_config_under_1_8_converts_or_errors_cleanly(entry, tmp_path):
+    """Where 1.8's grammar accepted the file (CRLF, `no upstream`), it converts; else a clean error."""
+    squid = require_binary("squid")
+    conf, root = _lay_out(entry, tmp_path)
+    try:
+        result = convert_file(conf, ConvertOptions(root=root, tinyproxy_version=TinyproxyVersion.V1_8))
+    except InputError as exc:
+        assert exc.diagnostic.span is not None or exc.diagnostic.subject, exc.diagnostic.human()
+        return
+    out = tmp_path / "squid.conf"
+    out.write_text(result.files["squid.conf"].content)
+    assert squid_parse(out, squid_binary=squid).ok
+
+
+def test_corpus_is_present_in_ci():
+    if not ENTRIES:
+        pytest.skip("shared corpus not present")
+    assert len(ACCEPTED) >= 45 and len(REFUSED) >= 8
+
+
+def test_every_accepted_config_reports_every_directive_line(tmp_path):
+    """The report names every directive line of the input: no silent line."""
+    if not ACCEPTED:
+        pytest.skip("shared corpus not present")
+    for entry in ACCEPTED:
+        conf, root = _lay_out(entry, tmp_path / entry["file"])
+        try:
+            result = convert_file(conf, ConvertOptions(root=root))
+        except InputError:
+            continue
+        text = conf.read_text(errors="replace").splitlines()
+        directive_lines = {n for n, line in enumerate(text, 1)
+                           if line.strip() and not line.lstrip().startswith("#")}
+        reported = {d.span.line for d in result.report.diagnostics
+                    if d.span is not None and d.span.path == str(conf) and d.status is not None}
+        missing = directive_lines - reported
+        assert not missing, f"{entry['file']}: lines without a verdict: {sorted(missing)}"
+        statuses = {d.status for d in result.report.diagnostics if d.status is not None}
+        assert statuses <= set(Status)
