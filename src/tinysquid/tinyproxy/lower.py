@@ -413,9 +413,14 @@ def _filter_policy(st: _State, filt: Stmt | None, values: dict[str, bool], lines
         if g.filter_missing_fatal:
             raise fail("TS108", f"filter file {named!r} not found (looked at: {tried}); tinyproxy 1.11 "
                        "exits at startup without it", filt.arg_span())
-        st.status("TS128", f"filter file {named!r} not found: tinyproxy {g.version} runs without filter rules",
-                  filt.span, consequence="no destination filtering, in tinyproxy and in the conversion")
-        return None
+        # filter.c 1.8.4/1.10.0: filter_init returns silently; filter_domain/filter_url then answer with
+        # the default policy alone — allow everything, or refuse everything under FilterDefaultDeny.
+        default = ir.Action.DENY if values["dd"] else ir.Action.ALLOW
+        effect = ("every request is refused (FilterDefaultDeny)" if values["dd"] else "nothing is filtered")
+        st.status("TS128", f"filter file {named!r} not found: tinyproxy {g.version} runs with no filter rules",
+                  filt.span, consequence=f"{effect}, in tinyproxy and in the conversion")
+        return ir.DestPolicy(subject=ir.MatchSubject.URL if values["url"] else ir.MatchSubject.HOST,
+                             default=default, patterns=(), origin=filt.span)
     try:
         data = found.read_bytes()
     except OSError as exc:

@@ -64,14 +64,24 @@ def parse_config(data: bytes, *, display: str, version: str) -> Config:
     g = GRAMMARS[version]
     table = known(version)
     stmts: list[Stmt] = []
+    continued = False
     for lineno, (chunk, complete) in enumerate(fgets_lines(data, g.line_max), start=1):
-        stmt = parse_line(chunk, lineno, complete=complete, g=g, table=table, display=display)
+        split = not complete and len(chunk.encode()) >= g.line_max - 1
+        try:
+            stmt = parse_line(chunk, lineno, g=g, table=table, display=display)
+        except InputError as exc:
+            if not (split or continued):
+                raise
+            raise fail("TS115", f"line {lineno} is part of a line longer than tinyproxy {g.version}'s "
+                       f"{g.line_max - 1}-byte buffer (the rest is read as a new line): "
+                       f"{exc.diagnostic.message}", Span(display, lineno)) from None
+        continued = split
         if stmt is not None:
             stmts.append(stmt)
     return Config(display, tuple(stmts))
 
 
-def parse_line(chunk: str, lineno: int, *, complete: bool, g: Grammar, table: dict, display: str) -> Stmt | None:
+def parse_line(chunk: str, lineno: int, *, g: Grammar, table: dict, display: str) -> Stmt | None:
     """One line: None for comments and blank lines, a Stmt, or an InputError."""
     text = chunk[:-1] if chunk.endswith("\n") else chunk
     if g.indented_comments:
@@ -88,9 +98,6 @@ def parse_line(chunk: str, lineno: int, *, complete: bool, g: Grammar, table: di
     span = Span(display, lineno, lead + 1)
     arg_col = lead + len(name) + (len(rest) - len(rest.lstrip(_C_SPACE))) + 1
     aspan = Span(display, lineno, arg_col)
-    if not complete and len(chunk.encode()) >= g.line_max - 1:
-        raise fail("TS115", f"line {lineno} is longer than tinyproxy {g.version}'s {g.line_max - 1}-byte "
-                   "line buffer; the rest is read as a new line", span)
     lname = name.lower()
     if g.version != V1_11 and lname == "no":
         d = BY_NAME["no upstream"]

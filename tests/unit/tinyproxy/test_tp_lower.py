@@ -186,8 +186,11 @@ def test_bre_rejects_what_posix_rejects(tmp_path):
 def test_missing_filter_is_fatal_on_1_11_and_silent_before(tmp_path):
     assert error_of(tmp_path, FILTER) == ("TS108", 2, 8)
     policy, report = load(tmp_path, FILTER, version="1.10")
-    assert policy.destinations is None
+    assert policy.destinations == ir.DestPolicy(ir.MatchSubject.HOST, ir.Action.ALLOW, (), policy.destinations.origin)
     assert status_of(report, 2) == ("TS128", D)
+    # filter.c 1.8.4: without the file filter_domain answers with the default policy alone
+    policy, _ = load(tmp_path, FILTER + "FilterDefaultDeny yes\n", version="1.8")
+    assert (policy.destinations.default, policy.destinations.patterns) == (ir.Action.DENY, ())
 
 
 def test_filter_flags_without_filter_do_nothing(tmp_path):

@@ -47,6 +47,7 @@ REFUSED = [
     ("connectport-two-values", "Port 8888\nConnectPort 443 563\n", "1.11", ("TS101", 2, 13)),
     ("trailing-after-proxy-upstream", "Port 8888\nupstream http h:1 junk\n", "1.11", ("TS101", 2, 10)),
     ("long-line", "Port 8888\nViaProxyName \"" + "a" * 3000 + "\"\n", "1.11", ("TS115", 2, 1)),
+    ("long-comment", "#" + "x" * 3000 + "\nPort 8888\n", "1.11", ("TS115", 2, 1)),
     ("nul-byte", b"Port 8888\n\0\n", "1.11", ("TS002", 2, 1)),
     ("not-utf8", b"Port 8888\n# \xff\xfe\n", "1.11", ("TS002", 2, 1)),
 ]
@@ -60,6 +61,7 @@ def test_refused(tmp_path, text, version, expected):
 ACCEPTED = [
     ("tabs", "Port\t8888\n", "1.11"),
     ("column0-comment", "#Port 1\nPort 8888\n", "1.11"),
+    ("long-blank-tail", "Port 8888" + " " * 3000 + "\n", "1.11"),  # the split-off rest is blank
     ("hash-in-value", 'Port 8888\nViaProxyName "a#b"\n', "1.11"),
     ("blank-crlf", "Port 8888\n\r\n", "1.11"),
     ("keyword-case", "pORT 8888\nallow 127.0.0.1\n", "1.11"),

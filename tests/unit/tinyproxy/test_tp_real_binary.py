@@ -49,6 +49,8 @@ CASES = [
     ("obsolete", "StartServers 5\nMaxSpareServers 2\n", None),
     ("socks-creds", 'upstream socks5 u:p@h:1080 ".x"\n', None),
     ("octal-maxclients", "MaxClients 010\n", None),
+    ("long-comment", "#" + "x" * 3000 + "\n", None),  # fgets splits it: the rest is a new line
+    ("long-blank-tail", "Timeout 5" + " " * 3000 + "\n", None),
     ("filter-missing", 'Filter "does-not-exist"\n', None),
     ("filter-bre-ok", 'Filter "filter"\nFilterDefaultDeny yes\n', "*.example.com\nexample\\.(com|org)$\nfoo bar\n"),
     ("filter-ere-leading-star", 'Filter "filter"\nFilterType ere\n', "ok\n*.example.com\n"),
