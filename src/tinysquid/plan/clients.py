@@ -36,6 +36,14 @@ _WORKLOADS = {
 
 
 @dataclass(frozen=True, slots=True)
+class Matcher:
+    """The compiled old-proxy pattern and its identifiers (for a cheap substring prefilter)."""
+
+    regex: re.Pattern[str]
+    identifiers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OldProxy:
     """Every identifier of the old proxy (lower-case) and where each came from."""
 
@@ -48,15 +56,16 @@ class OldProxy:
         (follows nothing: it must be switched)."""
         return self.routes.get(identifier.lower().rstrip("."), "direct")
 
-    def pattern(self) -> re.Pattern[str] | None:
+    def matcher(self) -> Matcher | None:
         """``[scheme://][userinfo@]IDENT[:port]`` with token boundaries; longest identifiers first."""
         if not self.identifiers:
             return None
         alts = "|".join(re.escape(i) for i in sorted(self.identifiers, key=len, reverse=True))
-        return re.compile(
+        pattern = re.compile(
             r"(?P<scheme>[a-z][a-z0-9+.-]*://)?(?P<userinfo>[^\s/@:]+(?::[^\s/@]*)?@)?"
             rf"(?<![A-Za-z0-9.-])(?P<host>{alts})(?![A-Za-z0-9-]|\.[A-Za-z0-9])(?P<port>:\d+)?",
             re.IGNORECASE)
+        return Matcher(pattern, tuple(self.identifiers))
 
 
 def old_proxy(inventory: Mapping[str, Any] | None, extra: tuple[str, ...] = ()) -> OldProxy:
@@ -158,10 +167,14 @@ def squid_url(namespace: str, port: int, release: str = "squid") -> str:
     return f"http://{release}.{namespace}.svc.cluster.local:{port}"
 
 
-def rewrite(value: str, pattern: re.Pattern[str], namespace: str, port: int,
+def rewrite(value: str, pattern: Matcher, namespace: str, port: int,
             release: str = "squid") -> tuple[str, str | None, bool]:
     """``value`` with every old-proxy reference replaced by the squid Service; (new, first match, creds)."""
     host = f"{release}.{namespace}.svc.cluster.local"
+    lowered = value.lower()
+    # Cheap substring prefilter: almost no value names the old proxy, and the regex is the slow part.
+    if not any(ident in lowered for ident in pattern.identifiers):
+        return value, None, False
     matched: list[str] = []
     creds = False
 
@@ -173,7 +186,7 @@ def rewrite(value: str, pattern: re.Pattern[str], namespace: str, port: int,
         scheme = "http://" if m.group("scheme") else ""
         return f"{scheme}{userinfo}{host}:{port}"
 
-    new = pattern.sub(sub, value)
+    new = pattern.regex.sub(sub, value)
     return new, (matched[0] if matched else None), creds
 
 
@@ -214,7 +227,7 @@ def _configmap_users(cluster: ClusterView) -> dict[tuple[str, str], list[tuple[s
 def discover(cluster: ClusterView, proxy: OldProxy, *, namespace: str, port: int,
              release: str = "squid") -> list[Client]:
     """Every client of the old proxy in ``cluster`` (squid's own namespace objects excluded)."""
-    pattern = proxy.pattern()
+    pattern = proxy.matcher()
     if pattern is None:
         return []
     url = squid_url(namespace, port, release)

@@ -79,7 +79,7 @@ def test_init_container_credentials_are_never_printed():
 
 
 def test_rewrite_keeps_paths_and_respects_token_boundaries():
-    pattern = OldProxy({"10.0.1.10": "x", "proxy.example.com": "y"}).pattern()
+    pattern = OldProxy({"10.0.1.10": "x", "proxy.example.com": "y"}).matcher()
     assert rewrite("http://10.0.1.10:8888/", pattern, "egress", 3128)[0] == \
         "http://squid.egress.svc.cluster.local:3128/"
     assert rewrite("10.0.1.100:8888", pattern, "egress", 3128)[1] is None
