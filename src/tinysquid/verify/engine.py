@@ -135,7 +135,10 @@ async def ask(probe: Probe, proxy: ProxyTarget, opts: EngineOptions) -> Answer:
         return Answer(proxy.name, None, Decision.ERROR, ttfb, error=name.lower())
     finally:
         sock.close()
-    return parse_head(data, proxy.name, ttfb, opts.route_header)
+    # A CONNECT answer comes from the proxy itself (squid never relays a parent's headers), so the
+    # route is observed on plain requests only.
+    route_header = None if probe.method is Method.CONNECT else opts.route_header
+    return parse_head(data, proxy.name, ttfb, route_header)
 
 
 async def _ask_all(probe: Probe, old: Sequence[ProxyTarget], new: ProxyTarget,
