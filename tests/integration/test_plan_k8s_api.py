@@ -200,3 +200,25 @@ def test_unknown_context_is_bad_input(kubeconfig):
     with pytest.raises(InputError) as err:
         from_api("no-such-context", str(kubeconfig))
     assert err.value.diagnostic.code == "TS004"
+
+
+def test_unreachable_api_server_gives_gaps_quickly(tmp_path):
+    import socket
+    import time
+
+    from tinysquid.plan.build import PlanOptions, build_plan
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "gone",
+           "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+           "users": [{"name": "u", "user": {"token": TOKEN}}],
+           "contexts": [{"name": "gone", "context": {"cluster": "c", "user": "u"}}]}
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(cfg))
+    start = time.monotonic()
+    plan = build_plan(PlanOptions(context="gone", kubeconfig=str(path)))
+    assert time.monotonic() - start < 10
+    assert len(plan.gaps) == 12 and len({g.message.split(": ", 1)[1] for g in plan.gaps}) == 1
+    assert plan.blocking == []

@@ -166,6 +166,8 @@ def check_replicas(squid: SquidInCluster | None) -> Check:
     if squid is None:
         return _unknown(c, "no cluster input", CLUSTER_INPUT)
     if squid.deployment is None:
+        c.finding = make("TS711", f"no squid Deployment in namespace {squid.namespace}", source="plan",
+                         subject=f"namespace {squid.namespace}")
         return _unknown(c, f"no squid Deployment in namespace {squid.namespace} (not deployed yet?)",
                         f"{CLUSTER_INPUT} after phase 1")
     dep = squid.deployment

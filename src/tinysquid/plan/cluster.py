@@ -185,45 +185,59 @@ def from_api(context: str | None, kubeconfig: str | None = None, *,
              progress: Callable[[str], None] | None = None, timeout: float = 20.0) -> ClusterView:
     """List every kind in :data:`KINDS` across all namespaces through the ``kubernetes`` client.
 
+    A kind the API refuses (403, 404) is a gap and the next kind is read. A transport failure
+    (unreachable, timeout) ends the reading: every kind not yet read becomes a gap with that
+    reason, so an unreachable cluster costs one timeout, not twelve.
+
     Raises:
         InputError: the kubeconfig or context cannot be loaded (TS004).
     """
+    import os
+
     from kubernetes import client, config
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
 
-    import os
-
     # KUBECONFIG is read here, not at import of the kubernetes package (which freezes its default);
     # of a path list, the first file is used.
     kubeconfig = kubeconfig or (os.environ.get("KUBECONFIG") or "").split(os.pathsep)[0] or None
+    configuration = client.Configuration()
     try:
-        api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
     except (ConfigException, OSError, ValueError) as exc:
         where = f"context {context!r}" if context else "the current context"
         raise InputError(make("TS004", f"cannot load {where} from the kubeconfig: {exc}", source="plan",
                               subject="--context")) from None
+    configuration.retries = 1  # urllib3 would retry 3 times per call by default
     view = ClusterView(source=f"context {context}" if context else "current kubeconfig context")
-    with api_client:
+    with client.ApiClient(configuration) as api_client:
+        broken: str | None = None
         for lister in _LISTERS:
+            if broken is not None:
+                view.gaps[lister.kind] = broken
+                continue
             if progress:
                 progress(f"listing {lister.kind}s")
             fn = getattr(getattr(client, lister.api)(api_client), lister.method)
             try:
-                for obj in _paginate(fn, lister.kind, timeout):
-                    view.add(obj)
-                view.seen.add(lister.kind)
+                objects = list(_paginate(fn, lister.kind, timeout))
             except ApiException as exc:
                 view.gaps[lister.kind] = f"HTTP {exc.status} {exc.reason}".strip()
-            except Exception as exc:  # urllib3 connection errors: the rest is still worth reading
-                view.gaps[lister.kind] = f"{type(exc).__name__}: {exc}"[:200]
+                continue
+            except Exception as exc:  # urllib3/socket failures: the API server is not reachable
+                broken = view.gaps[lister.kind] = f"{type(exc).__name__}: {exc}"[:200]
+                continue
+            for obj in objects:
+                view.add(obj)
+            view.seen.add(lister.kind)
     return view
 
 
 def _paginate(fn: Callable[..., Any], kind: str, timeout: float) -> Iterable[Mapping[str, Any]]:
     token: str | None = None
     for _ in range(MAX_PAGES):
-        kwargs: dict[str, Any] = {"limit": PAGE_SIZE, "_preload_content": False, "_request_timeout": timeout}
+        kwargs: dict[str, Any] = {"limit": PAGE_SIZE, "_preload_content": False,
+                                  "_request_timeout": (min(5.0, timeout), timeout)}  # (connect, read)
         if token:
             kwargs["_continue"] = token
         resp = fn(**kwargs)
