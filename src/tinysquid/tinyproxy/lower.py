@@ -469,25 +469,59 @@ def _filter_policy(st: _State, filt: Stmt | None, values: dict[str, bool], lines
 _TYPES = {"http": ir.UpstreamKind.HTTP, "socks4": ir.UpstreamKind.SOCKS4, "socks5": ir.UpstreamKind.SOCKS5}
 
 
-def _site(st: _State, text: str, *, proxy_rule: bool) -> ir.SiteMatch | None | str:
-    """A site spec → SiteMatch; None when hostspec_parse rejects it; a str explaining an
-    unsupported-but-valid form."""
-    spec = parse_hostspec(text, dotted_masks=True)
-    if spec is None:
-        return None
-    if isinstance(spec, str):
-        if spec == ".":
-            if st.g.dotless_site:
-                return "the site \".\" matches dotless hosts on tinyproxy ≤1.11.0, which has no IR form"
-            return ir.SiteMatch(ir.SiteKind.TRAILING_DOT, ".")
-        if spec.startswith("."):
-            return ir.SiteMatch(ir.SiteKind.SUBDOMAINS, spec[1:].lower())
-        return ir.SiteMatch(ir.SiteKind.EXACT_HOST, spec.lower())
-    if proxy_rule and not st.g.ip_site_for_proxies:
-        return "an IP/mask site on a proxy rule never matched before tinyproxy 1.11.0 (#363)"
-    if spec.prefixlen == 0:
-        return ir.SiteMatch(ir.SiteKind.ANY_HOST, str(spec))  # hostspec_match quirk: /0 matches every host
-    return ir.SiteMatch(ir.SiteKind.IP_NETWORK, str(spec))
+def _site(st: _State, text: str, *, none_rule: bool) -> tuple:
+    """A site spec as the version's upstream code reads it:
+    ("site", SiteMatch) | ("default", why) | ("drop", why, status) | ("invalid",)."""
+    if st.g.ip_site_for_proxies:  # 1.11: hostspec_parse / hostspec_match
+        spec = parse_hostspec(text, dotted_masks=True)
+        if spec is None:
+            return ("invalid",)
+        if isinstance(spec, str):
+            if spec == ".":
+                return ("site", ir.SiteMatch(ir.SiteKind.TRAILING_DOT, "."))
+            if spec.startswith("."):
+                return ("site", ir.SiteMatch(ir.SiteKind.SUBDOMAINS, spec[1:].lower()))
+            return ("site", ir.SiteMatch(ir.SiteKind.EXACT_HOST, spec.lower()))
+        if spec.prefixlen == 0:  # hostspec_match quirk: a /0 spec matches every host [verified]
+            return ("site", ir.SiteMatch(ir.SiteKind.ANY_HOST, str(spec)))
+        return ("site", ir.SiteMatch(ir.SiteKind.IP_NETWORK, str(spec)))
+    # 1.8.4 / 1.10.0 upstream_build + upstream_get: sites are strings, except IP/mask on none rules
+    if "/" in text:
+        if not none_rule:
+            return ("drop", "an IP/mask site on a proxy rule is compared as a string and never matched "
+                    "before tinyproxy 1.11.0 (issue #363)", Status.DROPPED_BY_TINYPROXY)
+        if st.g.version == "1.8":  # inet_aton runs on the whole "a.b.c.d/n" text and fails
+            return ("default", "tinyproxy 1.8 cannot parse IP/mask sites: the rule becomes a site-less "
+                    "(default) rule that connects directly")
+        addr_text, _, mask_text = text.partition("/")
+        ip = inet_aton(addr_text)
+        if ip is None or ip == 0:
+            return ("default", "tinyproxy 1.10 stores no address for this site: the rule becomes a "
+                    "site-less (default) rule that connects directly")
+        if "." in mask_text:
+            mask = inet_aton(mask_text) or 0
+        else:
+            m = re.match(r"\s*[+-]?\d*", mask_text)
+            bits = int(m.group(0)) if m and m.group(0).strip() not in ("", "+", "-") else 0
+            if not 0 <= bits <= 32:
+                return ("drop", f"the mask /{mask_text} is undefined behaviour in tinyproxy 1.10",
+                        Status.UNSUPPORTED)
+            mask = U32 if bits == 0 else (~((1 << (32 - bits)) - 1)) & U32  # 1 << 32 is 1 on x86
+        if ip & ~mask & U32:
+            return ("drop", "the address has bits outside its mask, so the rule never matched",
+                    Status.DROPPED_BY_TINYPROXY)
+        if ip == mask:  # hostnames read as 255.255.255.255 (inet_addr failure) and would match
+            return ("drop", "this network also matched every hostname in tinyproxy 1.10", Status.UNSUPPORTED)
+        prefix = bin(mask).count("1")
+        if mask != (U32 << (32 - prefix)) & U32:
+            return ("drop", "a non-contiguous mask has no exact form", Status.UNSUPPORTED)
+        return ("site", ir.SiteMatch(ir.SiteKind.IP_NETWORK, str(ipaddress.IPv4Network((ip, prefix)))))
+    if text == ".":
+        return ("drop", "the site \".\" matched dotless and trailing-dot hosts before tinyproxy 1.11.1; "
+                "the IR has no such site", Status.UNSUPPORTED)
+    if text.startswith("."):
+        return ("site", ir.SiteMatch(ir.SiteKind.SUBDOMAINS, text[1:].lower()))
+    return ("site", ir.SiteMatch(ir.SiteKind.EXACT_HOST, text.lower()))
 
 
 def _upstream(st: _State, s: Stmt) -> tuple[ir.UpstreamRoute | None, bool]:
@@ -495,6 +529,7 @@ def _upstream(st: _State, s: Stmt) -> tuple[ir.UpstreamRoute | None, bool]:
     u: UpstreamArgs = s.args[0]
     span = s.span
     word = u.type_text
+    old = not st.g.ip_site_for_proxies
     if u.host is None:  # a none rule
         if word != "none":
             st.status("TS121", f"upstream {word} \"{u.site}\": the type must be lower case; tinyproxy drops "
@@ -510,34 +545,43 @@ def _upstream(st: _State, s: Stmt) -> tuple[ir.UpstreamRoute | None, bool]:
                           "go direct unless another rule matches")
                 return None, True
             kind = ir.UpstreamKind.DIRECT
-            site = _site(st, u.site, proxy_rule=False)
-            if not isinstance(site, ir.SiteMatch):
+            site = _site(st, u.site, none_rule=True)
+            if site[0] != "site":
                 st.status("TS123", f"upstream site {u.site!r} is not valid; tinyproxy drops the rule", span)
                 return None, True
             st.status("TS121", f"upstream {word} …:{u.port} \"{u.site}\": the type must be lower case; "
                       "tinyproxy treats the line as `upstream none` for the site", span,
                       consequence="requests for the site connect directly, in tinyproxy and in the conversion")
-            return ir.UpstreamRoute(kind, site, origin=span), True
+            return ir.UpstreamRoute(kind, site[1], origin=span), True
     if u.site is None:
         if kind is ir.UpstreamKind.DIRECT:  # pragma: no cover - the grammar requires a site for none
             return None, True
-        if u.port is None or u.port & 0xFFFFFFFF == 0 or u.port > 0x7FFFFFFF:
+        if u.port is None or u.port & U32 == 0 or u.port > 0x7FFFFFFF:
             st.status("TS124", f"upstream {word} {u.host}:{u.port}: a default upstream needs a port ≥ 1; "
                       "tinyproxy drops the rule", span)
             return None, True
         return ir.UpstreamRoute(kind, None, u.host, u.port, _creds(u), span), False
-    site = _site(st, u.site, proxy_rule=kind is not ir.UpstreamKind.DIRECT)
-    if site is None:
+    if old and kind is not ir.UpstreamKind.DIRECT and (u.port is None or u.port & U32 == 0):
+        st.status("TS124", f"upstream {u.host}:{u.port} for {u.site!r}: the port must be ≥ 1; tinyproxy "
+                  f"{st.g.version} drops the rule", span)
+        return None, True
+    site = _site(st, u.site, none_rule=kind is ir.UpstreamKind.DIRECT)
+    if site[0] == "invalid":
         st.status("TS123", f"upstream site {u.site!r} is not valid (\"host\", \".domain\" or \"IP/mask\"); "
                   "tinyproxy drops the rule", span)
         return None, True
-    if isinstance(site, str):
-        st.status("TS123", f"upstream site {u.site!r}: {site}; the rule is not carried over", span,
-                  status=Status.UNSUPPORTED if "no IR form" in site else Status.DROPPED_BY_TINYPROXY)
+    if site[0] == "drop":
+        st.status("TS123", f"upstream site {u.site!r}: {site[1]}; the rule is not carried over", span,
+                  status=site[2])
         return None, True
+    if site[0] == "default":
+        st.status("TS133", f"upstream site {u.site!r}: {site[1]}", span,
+                  consequence="unless an earlier default exists, requests no later rule matches connect directly, "
+                              "in tinyproxy and in the conversion")
+        return ir.UpstreamRoute(ir.UpstreamKind.DIRECT, None, origin=span), True
     if kind is ir.UpstreamKind.DIRECT:
-        return ir.UpstreamRoute(kind, site, origin=span), False
-    return ir.UpstreamRoute(kind, site, u.host, u.port, _creds(u), span), False
+        return ir.UpstreamRoute(kind, site[1], origin=span), False
+    return ir.UpstreamRoute(kind, site[1], u.host, u.port, _creds(u), span), False
 
 
 def _creds(u: UpstreamArgs) -> ir.Credentials | None:

@@ -317,3 +317,21 @@ def test_exactly_one_status_finding_per_line(tmp_path):
     assert sorted(conf_lines) == directive_lines(text)
     assert filt_lines == [1, 2, 5]
     assert len([d for d in report.diagnostics if d.status]) == len(directive_lines(text)) + 3
+
+
+@pytest.mark.parametrize("version,text,expected,code", [
+    # upstream.c 1.8.4: inet_aton runs on the whole "a.b.c.d/n": the none rule becomes a default
+    ("1.8", 'no upstream "10.0.0.0/8"\nupstream p:1\n', [("direct", None, None, None)], "TS133"),
+    ("1.8", 'no upstream "10.0.0.1"\n', [("direct", None, None, ("exact-host", "10.0.0.1"))], "TS200"),
+    ("1.8", 'upstream p:1 "10.0.0.0/8"\n', [], "TS123"),  # compared as a string: never matched (#363)
+    ("1.8", 'upstream p:0 ".x"\n', [], "TS124"),  # scoped port 0 dropped before 1.11
+    ("1.8", 'no upstream "."\n', [], "TS123"),  # dotless hosts: no IR form
+    ("1.10", 'upstream none "10.0.0.0/8"\n', [("direct", None, None, ("ip-network", "10.0.0.0/8"))], "TS200"),
+    ("1.10", 'upstream none "10.0.0.1/8"\n', [], "TS123"),  # host bits set: never matched
+    ("1.10", 'upstream http p:1 "10.0.0.0/8"\n', [], "TS123"),
+    ("1.10", 'upstream socks4 s:1 ".example.com"\n', [("socks4", "s", 1, ("subdomains", "example.com"))], "TS200"),
+])
+def test_upstream_sites_before_1_11(tmp_path, version, text, expected, code):
+    policy, report = load(tmp_path, "Port 8888\n" + text, version=version)
+    assert routes(policy) == expected
+    assert status_of(report, 2)[0] == code

@@ -91,6 +91,11 @@ CODES: tuple[CodeInfo, ...] = (
              "line is silently ignored.", "Remove the indentation if the pattern was meant to apply.", D),
     CodeInfo("TS132", "basicauth-too-long", W, "A BasicAuth user:password longer than 256 bytes.",
              "tinyproxy warns and drops the credentials.", "Use shorter credentials.", D),
+    CodeInfo("TS133", "upstream-site-became-default", W,
+             "tinyproxy 1.8/1.10 could not store this upstream site and made the rule a site-less default.",
+             "The rule applies to every host no later rule matches (if it is the first default), not to the "
+             "network written; later defaults are dropped as duplicates.",
+             "Upgrade the syntax (tinyproxy 1.11 parses IP/mask sites) or remove the line.", D),
     # ----------------------------------------------------------------- TS2xx: front-end translation notes
     CodeInfo("TS201", "bind-unsupported", I, "Bind / BindSame choose the source address of outgoing connections.",
              "On Kubernetes the pod's address is the source; the setting is lost (egress may come from a "
