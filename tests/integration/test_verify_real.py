@@ -127,3 +127,61 @@ def test_narrowed_squid_conf_exits_1(allow_lab):
     assert f"GET http://www.example.org:{allow_lab.origin_port}/x" in narrowed
     assert doc["summary"]["widened"] == 0
     assert code == 1
+
+
+TP_CONVERT = """\
+Port 8888
+Timeout 5
+Allow 127.0.0.1
+ConnectPort 443
+Filter "@WORKDIR@/conv.filter"
+FilterDefaultDeny Yes
+"""
+CONV_FILTER = "^api\\.example\\.com$\n^pkg\\.example\\.org$\n"
+
+
+def test_convert_then_verify_config_catches_a_hand_widened_squid_conf(tinyproxy_bin, squid_bin, lab):
+    """convert, then widen the generated squid.conf by hand (CONNECT port rule removed, client rule
+    replaced by allow-all): verify --config names the culprit probes and exits 3. (A dropped filter
+    entry widens only a blocklist: see test_dropped_blocklist_entry_is_widened.)"""
+    from tinysquid.convert import ConvertOptions, SquidVersion, convert_file
+    from tinysquid.verify.model import Method, Probe
+    from tinysquid.verify.probes import from_policy, hosts_of
+
+    lab.write("conv.filter", CONV_FILTER)
+    conf = lab.write("tinyproxy.conf", TP_CONVERT)
+    squid_conf = str(convert_file(conf, ConvertOptions(squid_version=SquidVersion.V5)).files["squid.conf"].content)
+    assert "http_access deny CONNECT !ts_connect_ports" in squid_conf and "http_access deny !ts_clients" in squid_conf
+    widened = (squid_conf.replace("http_access deny CONNECT !ts_connect_ports\n", "")
+               .replace("http_access deny !ts_clients\n", "http_access allow all\n", 1))
+
+    lab.hosts.update(hosts_of([*from_policy(convert_file(conf).policy), Probe(Method.GET, "evil.example.net", 80)]))
+    tp = lab.start_tinyproxy(TP_CONVERT)
+    sq = lab.start_squid(widened)
+    base = ["verify", "--old", tp.url, "--new", sq.url, "--config", str(conf), "--timeout", "4", "-o", "json"]
+    result = runner.invoke(app, base)
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 3
+    culprits = {p["request"]: p["why"] for p in doc["probes"] if p["result"] == "widened"}
+    assert "CONNECT api.example.com:22" in culprits and "not listed" in culprits["CONNECT api.example.com:22"]
+    # the allow-all client rule shows from another loopback address
+    result = runner.invoke(app, [*base, "--source-ip", "127.0.0.2", "--connect-only"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 3
+    assert all(p["old"][0]["class"] == "denied" for p in doc["probes"])
+    assert "CONNECT api.example.com:443" in {p["request"] for p in doc["probes"] if p["result"] == "widened"}
+
+
+def test_two_old_proxies_that_disagree_are_noisy_not_a_regression(allow_lab):
+    tp1 = allow_lab.start_tinyproxy(TP_ALLOWLIST)
+    tp2 = allow_lab.start_tinyproxy(TP_ALLOWLIST.replace("ConnectPort 443\n", "ConnectPort 443\nConnectPort 22\n"))
+    sq = allow_lab.start_squid(SQ_ALLOWLIST)
+    targets = allow_lab.write("targets.txt", TARGETS)
+    result = runner.invoke(app, ["verify", "--old", tp1.url, "--old", tp2.url, "--new", sq.url, "--targets",
+                                 str(targets), "--repeat", "1", "-o", "json"])
+    doc = json.loads(result.stdout)
+    noisy = [p for p in doc["probes"] if p["result"] == "noisy"]
+    assert [p["request"] for p in noisy] == ["CONNECT example.com:22"]
+    assert [a["proxy"] for a in noisy[0]["old"]] == ["old", "old2"]
+    assert doc["summary"]["noisy"] == 1 and doc["summary"]["agree"] == 7
+    assert result.exit_code == 0
