@@ -202,7 +202,9 @@ def lower(config: Config, *, version: str, config_path: Path, root: Path | None,
                 st.exact(f"{n} {a[0]}: hostname entry (forward lookup or reverse-DNS suffix match)", span)
             else:
                 client_rules.append(ir.ClientRule(action, ir.ClientNetwork(spec), span))
-                shown = "" if str(spec) == a[0] else f" = {spec}"
+                same = a[0] in (str(spec), str(spec.network_address)) and (
+                    "/" in a[0] or spec.prefixlen == spec.max_prefixlen)
+                shown = "" if same else f" = {spec}"
                 st.exact(f"{n} {a[0]}{shown}", span)
         elif n == "ConnectPort":
             any_connect = True

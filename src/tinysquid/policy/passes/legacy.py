@@ -84,6 +84,7 @@ def lint_legacy_holes(policy: ir.Policy, report: Report, *, tighten: bool) -> ir
             "TS401", f"allowlist pattern {p.source_text!r} is not anchored: it also admits {' and '.join(looks)}",
             source=SOURCE, span=p.origin,
             consequence="the converted proxy keeps admitting these look-alike hosts, as tinyproxy did",
+            hint=f"Anchor it as `{anchored(name)}` in the filter file, or pass --tighten to emit that.",
             data={"tightened": anchored(name)}))
         if tighten:
             new = anchored(name)
