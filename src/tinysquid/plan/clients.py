@@ -194,6 +194,12 @@ def _q(text: str) -> str:
     return shlex.quote(text)
 
 
+def _comment(text: str) -> str:
+    """Text safe after a shell ``#``: a value read from the cluster could hold a newline that would
+    turn the rest of it into a command when the runbook is pasted into a shell."""
+    return json.dumps(text) if any(ord(ch) < 32 or ord(ch) == 127 for ch in text) else text
+
+
 def _containers(spec: Mapping[str, Any]) -> Iterator[tuple[int, Mapping[str, Any], bool]]:
     for i, c in enumerate(spec.get("initContainers") or []):
         yield i, c, True
@@ -325,7 +331,7 @@ def _workload_commands(client: Client, resource: str, obj: Mapping[str, Any], ur
         section = f"{spec_path}.containers"
     first = client.changes[0]
     client.check = (f"kubectl get {target} -n {client.namespace} -o jsonpath="
-                    f"{_q(_jsonpath_env(section, client.container or '', first.name))}  # expect {redact(first.new)}")
+                    f"{_q(_jsonpath_env(section, client.container or '', first.name))}  # expect {_comment(redact(first.new))}")
     if client.kind in ("Deployment", "StatefulSet", "DaemonSet"):
         client.commands.append(f"kubectl rollout status {target} -n {client.namespace} --timeout=10m")
         client.rollback.append(f"kubectl rollout status {target} -n {client.namespace} --timeout=10m")
@@ -353,7 +359,7 @@ def _configmap_commands(client: Client, users: list[tuple[str, str]]) -> None:
                         f"{_q('{.data.' + key + '}')} | grep -c {_q(first.matched)}  # expect 0")
     else:
         client.check = (f"kubectl get configmap {client.name} -n {client.namespace} -o jsonpath="
-                        f"{_q('{.data.' + key + '}')}  # expect {redact(first.new)}")
+                        f"{_q('{.data.' + key + '}')}  # expect {_comment(redact(first.new))}")
     # Env from a ConfigMap is read at container start: the consumers must restart to pick it up.
     for resource, name in sorted(set(users)):
         if resource == "cronjob":

