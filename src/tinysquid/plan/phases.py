@@ -110,7 +110,7 @@ def legacy_port(ctx: Context) -> str:
 
 
 def _region_flag(item: Mapping[str, Any]) -> str:
-    return f" --region {item['region']}" if item.get("region") else ""
+    return f" --region {_q(str(item['region']))}" if item.get("region") else ""
 
 
 # --------------------------------------------------------------------------- phase 0
@@ -292,9 +292,9 @@ def _nlb_weighted(ctx: Context, p: Phase) -> None:
     lst = listeners[0] if listeners else {}
     old_tg = (lst.get("target_groups") or [None])[0] if lst else None
     old_tg = old_tg or (tgs[0].get("arn") if tgs else None) or "<OLD_TARGET_GROUP_ARN>"
-    listener_arn = lst.get("arn") or "<LISTENER_ARN>"
+    listener_arn = _q(lst["arn"]) if lst.get("arn") else "<LISTENER_ARN>"
     region = _region_flag(lst or (tgs[0] if tgs else {}))
-    vpc = (tgs[0].get("vpc_id") if tgs else None) or "<VPC_ID>"
+    vpc = _q(tgs[0]["vpc_id"]) if tgs and tgs[0].get("vpc_id") else "<VPC_ID>"
     new_tg = "<SQUID_TARGET_GROUP_ARN>"
     p.steps.append(Step(
         f"3.{len(p.steps) + 1}", "Create an ip target group for the squid pods and bind it (AWS Load Balancer Controller)",
@@ -334,7 +334,7 @@ def _dns_weighted(ctx: Context, p: Phase) -> None:
     _bypass_steps(ctx, p, bypass, "Route 53 record")
     records = [r for r in _inv(ctx, "dns_records") if r.get("name")]
     rec = records[0] if records else {}
-    zone = rec.get("zone_id") or "<HOSTED_ZONE_ID>"
+    zone = _q(rec["zone_id"]) if rec.get("zone_id") else "<HOSTED_ZONE_ID>"
     name = rec.get("name") or "<PROXY_RECORD_NAME>"
     old_target = rec.get("value") or "<OLD_NLB_DNS_NAME>"
     new_target = "<SQUID_INTERNAL_NLB_DNS_NAME>"
@@ -404,7 +404,7 @@ def phase_observe(ctx: Context) -> Phase:
     lbs = _inv(ctx, "load_balancers")
     cmds = []
     for lb in lbs or [{}]:
-        dim = _nlb_dimension(str(lb.get("arn", "")))
+        dim = _q(_nlb_dimension(str(lb.get("arn", ""))))
         cmds.append(f"aws cloudwatch get-metric-statistics{_region_flag(lb)} --namespace AWS/NetworkELB "
                     f"--metric-name ActiveFlowCount --dimensions Name=LoadBalancer,Value={dim} --statistics Maximum "
                     "--period 300 --start-time $(date -u -d '-1 hour' +%FT%TZ) --end-time $(date -u +%FT%TZ)")
@@ -413,7 +413,7 @@ def phase_observe(ctx: Context) -> Phase:
     if ids:
         ss = f"ss -Htn state established '( sport = :{port} )' | awk '{{print $4}}' | cut -d: -f1 | sort | uniq -c"
         cmds.append(f"aws ssm send-command{_region_flag(_inv(ctx, 'instances')[0])} --document-name "
-                    f"AWS-RunShellScript --instance-ids {' '.join(ids)} --parameters "
+                    f"AWS-RunShellScript --instance-ids {' '.join(_q(i) for i in ids)} --parameters "
                     + _q(json.dumps({"commands": [ss]})))
     p.steps.append(Step(
         "4.2", "Find stragglers: connections still reaching the old NLB and instances",
@@ -440,24 +440,25 @@ def phase_decommission(ctx: Context) -> Phase:
     if tgs:
         for tg in tgs:
             targets = [t.get("id") for t in tg.get("targets") or [] if t.get("id")]
-            tlist = " ".join(f"Id={t}" for t in targets) or "Id=<INSTANCE_ID>"
+            tlist = " ".join(_q(f"Id={t}") for t in targets) or "Id=<INSTANCE_ID>"
+            arn = _q(str(tg.get("arn")))
             r = _region_flag(tg)
             p.steps.append(Step(
                 f"5.{len(p.steps) + 1}", f"Deregister the proxies from target group {tg.get('name') or tg.get('arn')}",
-                [f"aws elbv2 deregister-targets{r} --target-group-arn {tg.get('arn')} --targets {tlist}"],
-                f"aws elbv2 describe-target-health{r} --target-group-arn {tg.get('arn')}  # targets gone "
+                [f"aws elbv2 deregister-targets{r} --target-group-arn {arn} --targets {tlist}"],
+                f"aws elbv2 describe-target-health{r} --target-group-arn {arn}  # targets gone "
                 f"(draining lasts {tg.get('deregistration_delay_seconds') or 300}s)",
-                [f"aws elbv2 register-targets{r} --target-group-arn {tg.get('arn')} --targets {tlist}"]))
+                [f"aws elbv2 register-targets{r} --target-group-arn {arn} --targets {tlist}"]))
     else:
         p.steps.append(Step("5.1", "Deregister the proxies from their target groups",
                             ["aws elbv2 deregister-targets --target-group-arn <TG_ARN> --targets Id=<INSTANCE_ID>"],
                             "describe-target-health shows no target", ["aws elbv2 register-targets …"],
                             notes=["pass --inventory to fill in the ARNs and ids"]))
     insts = _inv(ctx, "instances")
-    ids = " ".join(i["id"] for i in insts if i.get("id")) or "<INSTANCE_IDS>"
+    ids = " ".join(_q(i["id"]) for i in insts if i.get("id")) or "<INSTANCE_IDS>"
     r = _region_flag(insts[0]) if insts else ""
     asgs = _inv(ctx, "auto_scaling_groups")
-    cmd = [f"aws autoscaling update-auto-scaling-group{_region_flag(a)} --auto-scaling-group-name {a.get('name')} "
+    cmd = [f"aws autoscaling update-auto-scaling-group{_region_flag(a)} --auto-scaling-group-name {_q(str(a.get('name')))} "
            "--min-size 0 --desired-capacity 0" for a in asgs]
     p.steps.append(Step(
         f"5.{len(p.steps) + 1}", "Stop the proxy instances (keep them for the rollback window)",
@@ -472,13 +473,14 @@ def phase_decommission(ctx: Context) -> Phase:
     for e in eips:
         rr = _region_flag(e)
         if e.get("association_id"):
-            release_cmds.append(f"aws ec2 disassociate-address{rr} --association-id {e['association_id']}")
-        release_cmds.append(f"aws ec2 release-address{rr} --allocation-id {e.get('allocation_id')}  "
-                            f"# {e.get('public_ip')}")
+            release_cmds.append(f"aws ec2 disassociate-address{rr} --association-id {_q(e['association_id'])}")
+        release_cmds.append(f"aws ec2 release-address{rr} --allocation-id {_q(str(e.get('allocation_id')))}  "
+                            f"# {_q(str(e.get('public_ip')))}")
     p.steps.append(Step(
         f"5.{len(p.steps) + 1}", "Release the Elastic IPs — LAST, only after every allowlist has moved",
         release_cmds or ["aws ec2 release-address --allocation-id <ALLOCATION_ID>"],
-        "aws ec2 describe-addresses --public-ips " + (" ".join(e.get("public_ip", "") for e in eips) or "<EIP>")
+        "aws ec2 describe-addresses --public-ips " + (" ".join(_q(e["public_ip"]) for e in eips if e.get("public_ip"))
+                                                      or "<EIP>")
         + "  # InvalidAddress.NotFound",
         ["# irreversible: a released address can sometimes be re-allocated with "
          "`aws ec2 allocate-address --address <IP>` only if nobody took it — hence LAST"],
