@@ -247,8 +247,10 @@ def seed_estate(url: str, region: str = "us-east-1", *, dns: bool = True, prefix
     return est
 
 
-def seed_scale(url: str, region: str, *, instances: int = 500, nlbs: int = 20, eips: int = 200) -> dict[str, Any]:
-    """A large region: ``instances`` instances (a few proxies), ``nlbs`` NLBs, ``eips`` Elastic IPs."""
+def seed_scale(url: str, region: str, *, instances: int = 500, nlbs: int = 20, eips: int = 200,
+               proxies_count: int = 12) -> dict[str, Any]:
+    """A large region: ``instances`` instances in all (``proxies_count`` of them proxies, the first 4 with
+    an EIP and behind the proxy NLB), ``nlbs`` NLBs, ``eips`` Elastic IPs."""
     s = session(region)
     ec2 = s.client("ec2", endpoint_url=url)
     elb = s.client("elbv2", endpoint_url=url)
@@ -259,19 +261,25 @@ def seed_scale(url: str, region: str, *, instances: int = 500, nlbs: int = 20, e
     sg = ec2.create_security_group(GroupName="fleet", Description="fleet", VpcId=vpc)["GroupId"]
     ids: list[str] = []
     # Launched in batches of 10: moto pages DescribeInstances by reservation, as AWS may.
-    for n in range(0, instances, 10):
-        count = min(10, instances - n)
+    fleet = instances - proxies_count
+    for n in range(0, fleet, 10):
+        count = min(10, fleet - n)
         res = ec2.run_instances(ImageId=ami, MinCount=count, MaxCount=count, InstanceType="t3.micro",
                                 SubnetId=subnets[(n // 10) % 2], SecurityGroupIds=[sg],
                                 TagSpecifications=[{"ResourceType": "instance", "Tags": _tags(Role="fleet")}])
         ids += [i["InstanceId"] for i in res["Instances"]]
-    proxies = ids[:4]
-    ec2.create_tags(Resources=proxies, Tags=_tags(Role="tinyproxy"))
+    # The proxies, one reservation each so that even the filtered proxy query spans several pages.
+    proxies = []
+    for n in range(proxies_count):
+        res = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t3.small",
+                                SubnetId=subnets[n % 2], SecurityGroupIds=[sg],
+                                TagSpecifications=[{"ResourceType": "instance", "Tags": _tags(Role="tinyproxy")}])
+        proxies.append(res["Instances"][0]["InstanceId"])
     allocs = []
     for k in range(eips):
         a = ec2.allocate_address(Domain="vpc")
         allocs.append(a["AllocationId"])
-        if k < len(proxies):
+        if k < 4:
             ec2.associate_address(AllocationId=a["AllocationId"], InstanceId=proxies[k])
     tg_arns = []
     for k in range(nlbs):
@@ -280,12 +288,12 @@ def seed_scale(url: str, region: str, *, instances: int = 500, nlbs: int = 20, e
         port = 8888 if k == 0 else 9000 + k
         tg = elb.create_target_group(Name=f"tg-{k}", Protocol="TCP", Port=port, VpcId=vpc,
                                      TargetType="instance")["TargetGroups"][0]
-        members = proxies if k == 0 else ids[10 + k * 5: 15 + k * 5]
+        members = proxies[:4] if k == 0 else ids[10 + k * 5: 15 + k * 5]
         elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": i} for i in members])
         elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=port,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
         tg_arns.append(tg["TargetGroupArn"])
-    return {"proxies": proxies, "instances": ids, "eips": allocs, "tg_arns": tg_arns}
+    return {"proxies": proxies, "instances": ids + proxies, "eips": allocs, "tg_arns": tg_arns}
 
 
 # --- a recording, refusing reverse proxy in front of moto ------------------------------------------
@@ -318,11 +326,13 @@ class RecordingProxy:
 
     ``deny`` holds (iam_service, action or "*", region or "*"). ``regions`` (optional) answers
     DescribeRegions itself with just these regions, so --all-regions stays fast against moto.
+    ``latency`` delays every request (the benchmark's model of a remote endpoint).
     """
 
     def __init__(self, upstream: str, *, deny: set[tuple[str, str, str]] = frozenset(),
-                 regions: list[str] | None = None) -> None:
+                 regions: list[str] | None = None, latency: float = 0.0) -> None:
         self.upstream = upstream
+        self.latency = latency  # seconds added to every request (models a remote API endpoint)
         self.deny = set(deny)
         self.regions = regions
         self.calls: list[tuple[str, str, str]] = []
@@ -357,6 +367,8 @@ class RecordingProxy:
                     form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
                     action = (form.get("Action") or ["?"])[0]
                 proxy.calls.append((service, region, action))
+                if proxy.latency:
+                    time.sleep(proxy.latency)
                 if any(s == service and a in (action, "*") and r in (region, "*") for s, a, r in proxy.deny):
                     text = _ERROR_BODIES["ec2" if service == "ec2" else "other"].format(action=f"{service}:{action}")
                     return self._reply(403, text.encode(), "text/xml")

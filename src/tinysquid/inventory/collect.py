@@ -158,9 +158,10 @@ def describe_regions(caller: Caller) -> list[str]:
     return sorted(r["RegionName"] for r in caller.call(EC2, "DescribeRegions", "Regions"))
 
 
-def describe_instances(caller: Caller) -> list[dict[str, Any]]:
-    """Every instance that is not terminated, flattened out of reservations."""
-    reservations = caller.call(EC2, "DescribeInstances", "Reservations")
+def describe_instances(caller: Caller, filters: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Instances that are not terminated (all, or those matching server-side ``filters``), flattened."""
+    params = {"Filters": filters} if filters else {}
+    reservations = caller.call(EC2, "DescribeInstances", "Reservations", **params)
     return [i for r in reservations for i in r.get("Instances", [])
             if i.get("State", {}).get("Name") not in _GONE]
 

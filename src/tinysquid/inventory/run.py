@@ -20,7 +20,8 @@ from tinysquid.inventory.collect import ApiFailure, Caller, DnsData, NoCredentia
 from tinysquid.inventory.cost import Prices, load_prices, price_estate
 from tinysquid.inventory.graph import Records, nodes_of, relate_dns, relate_region
 from tinysquid.inventory.model import build_document
-from tinysquid.inventory.select import Criteria, select_idle_addresses, select_instances
+from tinysquid.inventory.select import (Criteria, proxy_port_groups, proxy_port_targets, select_idle_addresses,
+                                        select_instances)
 
 SOURCE = "inventory"
 Progress = Callable[[int, int], None]
@@ -109,10 +110,8 @@ def _region(caller: Caller, criteria: Criteria, steps: _Steps) -> tuple[RegionDa
         return value
 
     try:
-        data.instances = get(collect.describe_instances, default=[])
-        steps.tick()
-        data.addresses = get(collect.describe_addresses, default=[])
         data.security_groups = get(collect.describe_security_groups, default=[])
+        data.addresses = get(collect.describe_addresses, default=[])
         steps.tick()
         data.load_balancers = get(collect.describe_load_balancers, default=[])
         data.target_groups = get(collect.describe_target_groups, default=[])
@@ -120,6 +119,15 @@ def _region(caller: Caller, criteria: Criteria, steps: _Steps) -> tuple[RegionDa
         for tg in data.target_groups:
             arn = tg["TargetGroupArn"]
             data.target_health[arn] = get(collect.describe_target_health, arn, default=[])
+        steps.tick()
+        # Only candidate instances are fetched (server-side filters, one query per rule): a 5,000
+        # instance account yields a few pages instead of every instance. select_instances() then
+        # decides on exactly the same rules, so the result equals listing everything.
+        seen: dict[str, dict[str, Any]] = {}
+        for filters in candidate_filters(data, criteria):
+            for inst in get(collect.describe_instances, filters, default=[]):
+                seen.setdefault(inst["InstanceId"], inst)
+        data.instances = list(seen.values())
         steps.tick()
         selected = select_instances(data.instances, data.security_groups, data.target_groups,
                                     data.target_health, criteria)
@@ -146,6 +154,30 @@ def _region(caller: Caller, criteria: Criteria, steps: _Steps) -> tuple[RegionDa
         steps.tick(_REGION_STEPS)
         return data, Records(), {}, {}
     return data, relate_region(data, selected, idle), selected, idle
+
+
+_FILTER_VALUES = 100  # EC2 accepts up to 200 values per filter; stay well below
+
+
+def candidate_filters(data: RegionData, criteria: Criteria) -> list[list[dict[str, Any]] | None]:
+    """DescribeInstances filter sets, one per selection rule; ``[None]`` means list everything.
+
+    EC2 filter values take ``*``/``?`` wildcards but no ``[...]`` classes, so a Name glob with a
+    bracket falls back to listing every instance and matching here.
+    """
+    out: list[list[dict[str, Any]] | None] = []
+    if criteria.tags:
+        out.append([{"Name": f"tag:{k}", "Values": [v]} for k, v in criteria.tags])
+    if criteria.name_pattern:
+        if "[" in criteria.name_pattern:
+            return [None]
+        out.append([{"Name": "tag:Name", "Values": [criteria.name_pattern]}])
+    ids = sorted(proxy_port_targets(data.target_groups, data.target_health, criteria.proxy_port))
+    groups = sorted(proxy_port_groups(data.security_groups, criteria.proxy_port))
+    for name, values in (("instance-id", ids), ("instance.group-id", groups)):
+        for i in range(0, len(values), _FILTER_VALUES):
+            out.append([{"Name": name, "Values": values[i:i + _FILTER_VALUES]}])
+    return out
 
 
 def resolve_regions(session: Any, options: Options) -> list[str]:
