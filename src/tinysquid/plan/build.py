@@ -136,6 +136,7 @@ def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = No
         values_path=str(opts.values) if opts.values else "values.yaml",
         config_path=str(opts.config) if opts.config else None, strategy=opts.strategy,
         inventory=inputs.inventory, checks=checks, clients=clients, egress=eg, plan_args=opts.argv, old_proxy=old,
+        tinyproxy_port=inputs.proxy.port if inputs.proxy is not None else None,
         cluster_arg=(f"--cluster-dump {opts.cluster_dump}" if opts.cluster_dump else
                      f"--context {opts.context}" if opts.context else "--context <CONTEXT>"))
     phases = phases_mod.build_phases(ctx)

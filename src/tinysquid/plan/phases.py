@@ -89,6 +89,7 @@ class Context:
     plan_args: tuple[str, ...] = ()
     old_proxy: OldProxy | None = None
     cluster_arg: str = "--context <CONTEXT>"
+    tinyproxy_port: int | None = None
 
 
 def _q(s: str) -> str:
@@ -107,6 +108,20 @@ def legacy_port(ctx: Context) -> str:
             if item.get("port"):
                 return str(item["port"])
     return "<TINYPROXY_PORT>"
+
+
+def instance_port(ctx: Context) -> str:
+    """The port tinyproxy listens on at the instances: its config, else the target group's target
+    port (an NLB listener may listen on another port than its targets), else the listener's."""
+    if ctx.tinyproxy_port:
+        return str(ctx.tinyproxy_port)
+    for tg in _inv(ctx, "target_groups"):
+        for target in tg.get("targets") or []:
+            if isinstance(target, Mapping) and target.get("port"):
+                return str(target["port"])
+        if tg.get("port"):
+            return str(tg["port"])
+    return legacy_port(ctx)
 
 
 def _region_flag(item: Mapping[str, Any]) -> str:
@@ -175,11 +190,11 @@ def phase_deploy(ctx: Context) -> Phase:
 def phase_verify(ctx: Context) -> Phase:
     """Phase 2: tinysquid verify, old proxies side by side with squid (reached by port-forward)."""
     p = Phase(2, "Verify decisions side by side")
-    port = legacy_port(ctx)
-    olds = [f"http://{i['private_ip']}:{port}" for i in _inv(ctx, "instances") if i.get("private_ip")]
+    olds = [f"http://{i['private_ip']}:{instance_port(ctx)}" for i in _inv(ctx, "instances") if i.get("private_ip")]
     if not olds:
-        olds = [f"http://{lb['dns_name']}:{port}" for lb in _inv(ctx, "load_balancers") if lb.get("dns_name")]
-    olds = olds or [f"http://<OLD_PROXY>:{port}"]
+        olds = [f"http://{lb['dns_name']}:{legacy_port(ctx)}" for lb in _inv(ctx, "load_balancers")
+                if lb.get("dns_name")]
+    olds = olds or [f"http://<OLD_PROXY>:{instance_port(ctx)}"]
     local = 13128
     verify = ["tinysquid", "verify", *sum((["--old", o] for o in olds), []), "--new", f"http://127.0.0.1:{local}"]
     if ctx.config_path:
@@ -408,7 +423,7 @@ def phase_observe(ctx: Context) -> Phase:
         cmds.append(f"aws cloudwatch get-metric-statistics{_region_flag(lb)} --namespace AWS/NetworkELB "
                     f"--metric-name ActiveFlowCount --dimensions Name=LoadBalancer,Value={dim} --statistics Maximum "
                     "--period 300 --start-time $(date -u -d '-1 hour' +%FT%TZ) --end-time $(date -u +%FT%TZ)")
-    port = legacy_port(ctx)
+    port = instance_port(ctx)
     ids = [i["id"] for i in _inv(ctx, "instances") if i.get("id")]
     if ids:
         ss = f"ss -Htn state established '( sport = :{port} )' | awk '{{print $4}}' | cut -d: -f1 | sort | uniq -c"

@@ -245,3 +245,15 @@ def test_values_from_the_cluster_cannot_inject_shell_lines(tmp_path):
         tokens = list(lex)
         assert not {"\n", "|", ";", "&&", "&"} & set(tokens), (line, tokens)
         assert tokens[0] == "kubectl"
+
+
+def test_verify_and_straggler_steps_use_the_instances_port_not_the_listeners(tmp_path):
+    inv = json.loads(INVENTORY.read_text())
+    inv["listeners"][0]["port"] = 3128  # the NLB listens on 3128, tinyproxy on 8888 behind it
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps(inv))
+    plan = build_plan(PlanOptions(inventory=path))
+    verify = " ".join(plan.phases[2].steps[0].command)
+    assert "--old http://10.0.1.10:8888 --old http://10.0.2.10:8888" in verify
+    stragglers = " ".join(plan.phases[4].steps[1].command)
+    assert "sport = :8888" in stragglers
