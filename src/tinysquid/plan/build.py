@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinysquid.diagnostics import Diagnostic
+from tinysquid.diagnostics import Diagnostic, InputError
 from tinysquid.plan import checks as checks_mod
 from tinysquid.plan import clients as clients_mod
 from tinysquid.plan import egress as egress_mod
@@ -91,6 +91,9 @@ def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = No
     from tinysquid.plan import proxyconf
 
     say = progress or (lambda _msg: None)
+    if opts.cluster_dump is not None and opts.context is not None:
+        raise InputError(make("TS004", "pass --context or --cluster-dump, not both", source="cli",
+                              subject="--cluster-dump"))
     inputs = Inputs()
     if opts.inventory is not None:
         say("reading the inventory")

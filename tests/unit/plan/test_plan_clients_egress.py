@@ -257,3 +257,8 @@ def test_verify_and_straggler_steps_use_the_instances_port_not_the_listeners(tmp
     assert "--old http://10.0.1.10:8888 --old http://10.0.2.10:8888" in verify
     stragglers = " ".join(plan.phases[4].steps[1].command)
     assert "sport = :8888" in stragglers
+
+
+def test_context_and_cluster_dump_together_are_bad_input():
+    result = runner.invoke(app, ["plan-cutover", "--context", "x", "--cluster-dump", str(HEALTHY)])
+    assert result.exit_code == 2 and "not both" in result.output
