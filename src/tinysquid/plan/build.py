@@ -54,6 +54,7 @@ class Plan:
     port_source: str
     old_proxy: clients_mod.OldProxy
     gaps: list[Diagnostic] = field(default_factory=list)
+    secret_refs: list[clients_mod.SecretRef] = field(default_factory=list)
 
     @property
     def blocking(self) -> list[checks_mod.Check]:
@@ -131,9 +132,11 @@ def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = No
     eg = egress_mod.analyse(inputs)
     old = clients_mod.old_proxy(inputs.inventory)
     clients: list[clients_mod.Client] = []
+    secret_refs: list[clients_mod.SecretRef] = []
     if cluster is not None:
         say("finding the clients of the old proxy")
         clients = clients_mod.discover(cluster, old, namespace=opts.namespace, port=port, release=opts.release)
+        secret_refs = clients_mod.secret_proxy_refs(cluster)
     ctx = phases_mod.Context(
         namespace=opts.namespace, release=opts.release, port=port,
         values_path=str(opts.values) if opts.values else "values.yaml",
@@ -143,7 +146,7 @@ def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = No
         cluster_arg=(f"--cluster-dump {opts.cluster_dump}" if opts.cluster_dump else
                      f"--context {opts.context}" if opts.context else "--context <CONTEXT>"))
     phases = phases_mod.build_phases(ctx)
-    return Plan(opts, inputs, cluster, checks, eg, clients, phases, port, port_source, old, gaps)
+    return Plan(opts, inputs, cluster, checks, eg, clients, phases, port, port_source, old, gaps, secret_refs)
 
 
 def plan_document(plan: Plan, *, version: str) -> dict[str, Any]:
@@ -168,6 +171,7 @@ def plan_document(plan: Plan, *, version: str) -> dict[str, Any]:
         "risks": [r.record() for r in plan.risks],
         "egress": plan.egress.record(),
         "clients": [c.record() for c in plan.clients],
+        "clients_unverified": [r.record() for r in plan.secret_refs],
         "old_proxy_identifiers": [{"identifier": k, "source": v} for k, v in sorted(plan.old_proxy.identifiers.items())],
         "phases": [p.record() for p in plan.phases],
         "gaps": [g.to_record() for g in plan.gaps],

@@ -230,6 +230,43 @@ def _configmap_users(cluster: ClusterView) -> dict[tuple[str, str], list[tuple[s
     return users
 
 
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """A proxy variable whose value comes from a Secret: tinysquid does not read Secrets, so whether
+    it names the old proxy is unknown (the owner must look)."""
+
+    kind: str
+    namespace: str
+    name: str
+    container: str
+    variable: str
+    source: str  # "secret/NAME key KEY" or "secret/NAME (envFrom)"
+
+    def record(self) -> dict[str, str]:
+        """JSON-ready form."""
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name, "container": self.container,
+                "variable": self.variable, "source": self.source}
+
+
+def secret_proxy_refs(cluster: ClusterView) -> list[SecretRef]:
+    """Proxy variables (any case) filled from a Secret, and whole Secrets loaded with envFrom."""
+    refs: list[SecretRef] = []
+    for kind, (_resource, path) in _WORKLOADS.items():
+        for obj in cluster.of(kind):
+            m = meta(obj)
+            spec = get(obj, *path, default={}) or {}
+            for _index, c, _init in _containers(spec):
+                base = (kind, m.get("namespace", "default"), m.get("name", "?"), c.get("name", "?"))
+                for env in c.get("env") or []:
+                    ref = get(env, "valueFrom", "secretKeyRef")
+                    if ref and str(env.get("name", "")).lower() in PROXY_VARS:
+                        refs.append(SecretRef(*base, env["name"], f"secret/{ref.get('name')} key {ref.get('key')}"))
+                for src in c.get("envFrom") or []:
+                    if get(src, "secretRef", "name"):
+                        refs.append(SecretRef(*base, "(all keys)", f"secret/{src['secretRef']['name']} (envFrom)"))
+    return refs
+
+
 def discover(cluster: ClusterView, proxy: OldProxy, *, namespace: str, port: int,
              release: str = "squid") -> list[Client]:
     """Every client of the old proxy in ``cluster`` (squid's own namespace objects excluded)."""

@@ -262,3 +262,14 @@ def test_verify_and_straggler_steps_use_the_instances_port_not_the_listeners(tmp
 def test_context_and_cluster_dump_together_are_bad_input():
     result = runner.invoke(app, ["plan-cutover", "--context", "x", "--cluster-dump", str(HEALTHY)])
     assert result.exit_code == 2 and "not both" in result.output
+
+
+def test_proxy_variables_from_secrets_are_listed_as_unverified():
+    plan = _plan()
+    assert [r.record() for r in plan.secret_refs] == [{
+        "kind": "Deployment", "namespace": "payments", "name": "worker", "container": "worker",
+        "variable": "ALL_PROXY", "source": "secret/egress-proxy key url"}]
+    from tinysquid import __version__
+    from tinysquid.plan import render
+
+    assert "`ALL_PROXY` from secret/egress-proxy key url" in render.to_markdown(plan, version=__version__)
