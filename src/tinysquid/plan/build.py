@@ -6,7 +6,7 @@ changes nothing anywhere and prints nothing; progress goes to the optional callb
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,20 @@ def _port(inputs: Inputs, squid: checks_mod.SquidInCluster | None) -> tuple[int,
     return 3128, "chart default (no values, Service or config)"
 
 
+def _target_port(values: Mapping[str, Any] | None, squid: checks_mod.SquidInCluster | None) -> int | None:
+    """squid's container port: values ``service.targetPort``, else the live squid container's port."""
+    port = get(values, "service", "targetPort")
+    if isinstance(port, int):
+        return port
+    if squid is not None and squid.deployment is not None:
+        for c in get(squid.deployment, "spec", "template", "spec", "containers", default=[]) or []:
+            if c.get("name") == "squid":
+                for p in c.get("ports") or []:
+                    if isinstance(p.get("containerPort"), int):
+                        return int(p["containerPort"])
+    return None
+
+
 def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = None) -> Plan:
     """Read every input given, decide the checks, find the clients, and lay out the phases.
 
@@ -143,6 +157,7 @@ def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = No
         config_path=str(opts.config) if opts.config else None, strategy=opts.strategy,
         inventory=inputs.inventory, checks=checks, clients=clients, egress=eg, plan_args=opts.argv, old_proxy=old,
         tinyproxy_port=inputs.proxy.port if inputs.proxy is not None else None,
+        target_port=_target_port(inputs.values, squid),
         cluster_arg=(f"--cluster-dump {opts.cluster_dump}" if opts.cluster_dump else
                      f"--context {opts.context}" if opts.context else "--context <CONTEXT>"))
     phases = phases_mod.build_phases(ctx)

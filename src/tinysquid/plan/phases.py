@@ -90,6 +90,7 @@ class Context:
     old_proxy: OldProxy | None = None
     cluster_arg: str = "--context <CONTEXT>"
     tinyproxy_port: int | None = None
+    target_port: int | None = None  # squid's container port (values service.targetPort)
 
 
 def _q(s: str) -> str:
@@ -313,7 +314,9 @@ def _nlb_weighted(ctx: Context, p: Phase) -> None:
     new_tg = "<SQUID_TARGET_GROUP_ARN>"
     p.steps.append(Step(
         f"3.{len(p.steps) + 1}", "Create an ip target group for the squid pods and bind it (AWS Load Balancer Controller)",
-        [f"aws elbv2 create-target-group{region} --name {_tg_for_squid(ctx)} --protocol TCP --port {ctx.port} "
+        # ip targets are the pods themselves: the target group port is squid's container port.
+        [f"aws elbv2 create-target-group{region} --name {_tg_for_squid(ctx)} --protocol TCP "
+         f"--port {ctx.target_port or ctx.port} "
          f"--target-type ip --vpc-id {vpc} --query 'TargetGroups[0].TargetGroupArn' --output text",
          f"kubectl apply -n {_q(ctx.namespace)} -f - <<'EOF'\napiVersion: elbv2.k8s.aws/v1beta1\nkind: TargetGroupBinding\n"
          f"metadata:\n  name: {ctx.release}\nspec:\n  serviceRef:\n    name: {ctx.release}\n    port: {ctx.port}\n"

@@ -273,3 +273,19 @@ def test_proxy_variables_from_secrets_are_listed_as_unverified():
     from tinysquid.plan import render
 
     assert "`ALL_PROXY` from secret/egress-proxy key url" in render.to_markdown(plan, version=__version__)
+
+
+def test_ip_target_group_uses_squids_container_port(tmp_path):
+    import yaml
+
+    from tinysquid.plan.phases import Strategy
+
+    values = yaml.safe_load(VALUES.read_text())
+    values["service"].update(port=80, targetPort=3128)  # tinyproxy Port 80: squid cannot bind it
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    plan = build_plan(PlanOptions(inventory=INVENTORY, values=path, strategy=Strategy.NLB_WEIGHTED))
+    create = next(c for s in plan.phases[3].steps for c in s.command if "create-target-group" in c)
+    assert "--port 3128" in create
+    assert plan.port == 80 and "port: 80" in " ".join(s.command[1] for s in plan.phases[3].steps
+                                                      if len(s.command) > 1 and "TargetGroupBinding" in s.command[1])
