@@ -80,4 +80,7 @@ def test_plan_reads_the_real_inventory_document(inventory, tmp_path):
     assert f"--listener-arn {estate.listener_arn}" in commands
     for alloc in estate.proxy_eips:
         assert f"release-address --region us-east-1 --allocation-id {alloc}" in commands
-    assert plan["phases"][-1]["steps"][-1]["notes"][-1].startswith("monthly saving after decommission:")
+    notes = plan["phases"][-1]["steps"][-1]["notes"]
+    legacy, added = doc["costs"]["legacy"]["monthly_total"], doc["costs"]["target"]["incremental_monthly_total"]
+    assert f"monthly saving after decommission: {legacy:,.2f} USD (inventory costs.legacy.monthly_total)" in notes
+    assert notes[-1].endswith(f"net {legacy - added:,.2f} USD")

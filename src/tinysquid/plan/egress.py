@@ -18,7 +18,7 @@ from typing import Any
 
 from tinysquid.diagnostics import Diagnostic
 from tinysquid.diagnostics.model import make
-from tinysquid.plan.inputs import Inputs, ProxyFacts, get
+from tinysquid.plan.inputs import Inputs, get
 
 NAT_IDLE_TIMEOUT = 350
 NAT_CONNECTIONS_PER_DESTINATION = 55_000
@@ -211,6 +211,13 @@ def saving(inventory: Mapping[str, Any] | None) -> tuple[float | None, str]:
         return None, "USD"
 
 
-def proxy_facts_port(proxy: ProxyFacts | None) -> int | None:
-    """The tinyproxy Port, if known."""
-    return proxy.port if proxy is not None else None
+def added_cost(inventory: Mapping[str, Any] | None) -> float | None:
+    """What the target side adds per month (inventory ``costs.target.incremental_monthly_total``:
+    only the per-GB NAT term when NAT gateways already exist), or None when not priced."""
+    value = get(inventory, "costs", "target", "incremental_monthly_total")
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+

@@ -18,7 +18,7 @@ from typing import Any
 
 from tinysquid.plan.checks import Check, Outcome
 from tinysquid.plan.clients import Client, OldProxy, squid_url
-from tinysquid.plan.egress import Egress, saving
+from tinysquid.plan.egress import Egress, added_cost, saving
 
 CHART = "oci://ghcr.io/younsl/charts/squid"
 CHART_VERSION = "0.9.0"  # the chart line convert's values target (helm/chart_keys.py)
@@ -510,6 +510,10 @@ def phase_decommission(ctx: Context) -> Phase:
     if total is not None:
         p.steps[-1].notes.append(f"monthly saving after decommission: {total:,.2f} {currency} "
                                  "(inventory costs.legacy.monthly_total)")
+        added = added_cost(ctx.inventory)
+        if added is not None:
+            p.steps[-1].notes.append(f"the target side adds {added:,.2f} {currency}/month (inventory "
+                                     f"costs.target.incremental_monthly_total): net {total - added:,.2f} {currency}")
     return p
 
 
