@@ -289,3 +289,15 @@ def test_ip_target_group_uses_squids_container_port(tmp_path):
     assert "--port 3128" in create
     assert plan.port == 80 and "port: 80" in " ".join(s.command[1] for s in plan.phases[3].steps
                                                       if len(s.command) > 1 and "TargetGroupBinding" in s.command[1])
+
+
+def test_eips_moved_to_the_nat_gateway_mean_no_egress_change(tmp_path):
+    inv = json.loads(INVENTORY.read_text())
+    inv["nat_gateways"] = [{"id": "nat-0aaa", "region": "eu-west-1", "vpc_id": "vpc-0f00000000000aaaa",
+                            "state": "available", "connectivity": "public",
+                            "public_ips": ["54.216.10.11", "54.216.20.22"]}]
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps(inv))
+    plan = build_plan(PlanOptions(inventory=path))
+    assert plan.egress.status == "same"
+    assert not {"egress-ip-change", "egress-ip-unknown"} & {r.id for r in plan.risks}
