@@ -94,8 +94,8 @@ def inventory_aws(
             _no_credentials(profile)
 
     doc = result.document
-    for gap in result.gaps:
-        err_console.print(f"gap: {gap.human()}", markup=False)
+    for finding in result.report:
+        err_console.print(f"{'gap' if finding in result.gaps else 'note'}: {finding.human()}", markup=False)
     text = _format(doc, output)
     if out is not None:
         out.write_text(text if output is not OutputFormat.TABLE else _format(doc, OutputFormat.JSON),
@@ -162,7 +162,12 @@ def _print_table(doc: dict[str, Any], console: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console(highlight=False, soft_wrap=False, width=160)
+    if console is None:
+        import os
+
+        console = Console(highlight=False)
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            console = Console(highlight=False, width=160)  # piped: wide enough for ids and ARNs
     t = Table(title=f"Proxy instances ({', '.join(doc['regions'])})", title_justify="left")
     for col in ("instance", "name", "type", "AZ", "state", "private IP", "public IP", "selected because"):
         t.add_column(col)
@@ -170,7 +175,7 @@ def _print_table(doc: dict[str, Any], console: Any = None) -> None:
         t.add_row(i["id"], i.get("name") or "-", i.get("type") or "-", i.get("availability_zone") or "-",
                   i.get("state") or "-", i.get("private_ip") or "-",
                   f"{i['public_ip']} ({i['public_ip_kind']})" if i.get("public_ip") else "-",
-                  "; ".join(r["detail"] for r in i["selected_because"]))
+                  ", ".join(r["rule"] for r in i["selected_because"]))  # details: -o json
     console.print(t)
 
     t = Table(title="Egress IPs (what third parties may have allowlisted)", title_justify="left")
@@ -198,13 +203,15 @@ def _print_table(doc: dict[str, Any], console: Any = None) -> None:
                       str(tg["preserve_client_ip"]) if tg else "-", str(tg["proxy_protocol_v2"]) if tg else "-")
     console.print(t)
 
+    names = {lb["arn"]: lb.get("name") or lb["arn"] for lb in doc["load_balancers"]}
     if doc["dns_records"]:
         t = Table(title="Route 53 records pointing at the estate", title_justify="left")
         for col in ("name", "type", "zone", "alias", "points to"):
             t.add_column(col)
         for r in doc["dns_records"]:
             t.add_row(r["name"], r["type"], r["zone_name"] + (" (private)" if r["private_zone"] else ""),
-                      "yes" if r["alias"] else "no", f"{r['points_to_kind']}:{r['points_to']}")
+                      "yes" if r["alias"] else "no",
+                      f"{r['points_to_kind']}:{names.get(r['points_to'], r['points_to'])}")
         console.print(t)
 
     if doc["security_groups"]:
@@ -227,8 +234,9 @@ def _print_table(doc: dict[str, Any], console: Any = None) -> None:
             b = item["basis"]
             basis = (f"{b['quantity']:g} × {b['hours']:g} h × ${b['unit_price']:g}" if b["hours"] is not None
                      else f"{b['quantity']:g} × ${b['unit_price']:g}") + f" ({b['price_region']}, {b['as_of']})"
-            t.add_row(side, item["resource"].split(":", 1)[1].rsplit("/", 1)[-1] if ":" in item["resource"] else item["resource"],
-                      item["item"], basis, _money(item["monthly_usd"]))
+            kind, _, ident = item["resource"].partition(":")
+            t.add_row(side, names.get(ident, ident) if kind == "lb" else ident, item["item"], basis,
+                      _money(item["monthly_usd"]))
         t.add_row(side, "", "[bold]total[/]", "", f"[bold]{_money(costs[side]['monthly_total'])}[/]")
     console.print(t)
     console.print(f"legacy {_money(costs['monthly_total'])}/month · NAT gateway target "

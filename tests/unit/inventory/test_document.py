@@ -66,7 +66,7 @@ def test_table_rendering(doc):
     console = Console(record=True, width=200)
     _print_table(doc, console)
     text = console.export_text()
-    for needle in ("Proxy instances", "tinyproxy-a", "tags Role=tinyproxy", "Egress IPs", "203.0.113.10",
+    for needle in ("Proxy instances", "tinyproxy-a", "tag, target-group, security-group", "Egress IPs", "203.0.113.10",
                    "auto-assigned", "proxy-nlb", "proxy-tg (TCP:8888)", "300s", "Monthly cost", "legacy", "target",
                    "730 h × $0.0208"):
         assert needle in text, needle
