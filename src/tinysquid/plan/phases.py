@@ -485,7 +485,10 @@ def phase_decommission(ctx: Context) -> Phase:
         "# all stopped",
         [f"aws ec2 start-instances{r} --instance-ids {ids}", "# then run the deregister rollbacks"],
         gate="phase 4 saw no straggler for 24 h"))
-    eips = _inv(ctx, "elastic_ips")
+    # An EIP that is now a NAT gateway address is the cluster's egress: releasing it would cut egress.
+    on_nat = {r["public_ip"] for r in ctx.egress.cluster_ips or []}
+    kept = [e for e in _inv(ctx, "elastic_ips") if e.get("public_ip") in on_nat]
+    eips = [e for e in _inv(ctx, "elastic_ips") if e.get("public_ip") not in on_nat]
     moved = [e for e in ctx.egress.third_party]
     release_cmds = []
     for e in eips:
@@ -505,7 +508,9 @@ def phase_decommission(ctx: Context) -> Phase:
         gate=(f"every owner on the allowlist checklist ({len(moved)} destination(s))" if moved else
               "every owner that allowlists the old egress IPs (pass --config for the checklist)")
         + " confirmed the new egress IPs are allowlisted",
-        notes=["terminate the stopped instances and delete the NLB after the rollback window"]))
+        notes=["terminate the stopped instances and delete the NLB after the rollback window",
+               *[f"keep {e.get('public_ip')} ({e.get('allocation_id')}): it is now a NAT gateway address"
+                 for e in kept]]))
     total, currency = saving(ctx.inventory)
     if total is not None:
         p.steps[-1].notes.append(f"monthly saving after decommission: {total:,.2f} {currency} "

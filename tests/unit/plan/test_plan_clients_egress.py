@@ -301,3 +301,8 @@ def test_eips_moved_to_the_nat_gateway_mean_no_egress_change(tmp_path):
     plan = build_plan(PlanOptions(inventory=path))
     assert plan.egress.status == "same"
     assert not {"egress-ip-change", "egress-ip-unknown"} & {r.id for r in plan.risks}
+    release = plan.phases[5].steps[-1]
+    released = " ".join(release.command)
+    assert "eipalloc-0000000000000c003" in released  # the idle one still goes
+    assert "eipalloc-0000000000000a001" not in released and "eipalloc-0000000000000b002" not in released
+    assert any("keep 54.216.10.11" in n for n in release.notes)
