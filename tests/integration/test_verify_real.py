@@ -164,6 +164,10 @@ def test_convert_then_verify_config_catches_a_hand_widened_squid_conf(tinyproxy_
     assert result.exit_code == 3
     culprits = {p["request"]: p["why"] for p in doc["probes"] if p["result"] == "widened"}
     assert "CONNECT api.example.com:22" in culprits and "not listed" in culprits["CONNECT api.example.com:22"]
+    table = runner.invoke(app, base[:-2], env={"COLUMNS": "200"})
+    assert table.exit_code == 3
+    row = next(line for line in table.stdout.splitlines() if "CONNECT api.example.com:22 " in line)
+    assert "widened" in row and "403 denied" in row and "ConnectPort: 22 not listed" in row
     # the allow-all client rule shows from another loopback address
     result = runner.invoke(app, [*base, "--source-ip", "127.0.0.2", "--connect-only"])
     doc = json.loads(result.stdout)

@@ -126,6 +126,13 @@ def _emit(run, output: Output) -> None:  # type: ignore[no-untyped-def]
         _table(run)
 
 
+def _why(result) -> str:  # type: ignore[no-untyped-def]
+    """The rule/log/file line behind the probe; plus the note when the class pair does not say it all."""
+    if result.note and result.outcome.value in ("noisy", "changed", "error"):
+        return f"{result.probe.why}; {result.note}" if result.probe.why else result.note
+    return result.probe.why
+
+
 def _table(run) -> None:  # type: ignore[no-untyped-def]
     from rich.console import Console
     from rich.table import Table
@@ -154,7 +161,7 @@ def _table(run) -> None:  # type: ignore[no-untyped-def]
         for r in sorted(run.spool.shown, key=lambda r: (r.outcome.value != "widened", r.index)):
             style = "bold red" if r.outcome.value == "widened" else ""
             dt.add_row(f"[{style}]{r.outcome.value}[/]" if style else r.outcome.value, escape(r.probe.label()),
-                       *(escape(a.short()) for a in r.old), escape(r.new.short()), escape(r.note or r.probe.why))
+                       *(escape(a.short()) for a in r.old), escape(r.new.short()), escape(_why(r)))
         out.print(dt)
         if run.spool.hidden:
             out.print(f"… and {run.spool.hidden} more (see -o json or --report)")

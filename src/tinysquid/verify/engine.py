@@ -15,7 +15,6 @@ import asyncio
 import base64
 import errno
 import re
-import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -100,45 +99,74 @@ def parse_head(data: bytes, proxy: str, ttfb: float | None, route_header: str | 
                   squid_error=squid_error, route=route)
 
 
+class _HeadReader(asyncio.Protocol):
+    """Writes the request on connect and collects bytes until the end of the response head."""
+
+    def __init__(self, request: bytes, done: asyncio.Future[None]) -> None:
+        self.request = request
+        self.done = done
+        self.data = b""
+        self.sent = 0.0
+        self.ttfb: float | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(self.request)  # type: ignore[attr-defined]
+        self.sent = time.perf_counter()
+
+    def data_received(self, data: bytes) -> None:
+        if self.ttfb is None:
+            self.ttfb = (time.perf_counter() - self.sent) * 1000
+        self.data += data
+        if (b"\r\n\r\n" in self.data or len(self.data) >= MAX_HEAD) and not self.done.done():
+            self.done.set_result(None)
+
+    def eof_received(self) -> bool:
+        if self.ttfb is None:
+            self.ttfb = (time.perf_counter() - self.sent) * 1000
+        if not self.done.done():
+            self.done.set_result(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            if exc is None:
+                self.done.set_result(None)
+            else:
+                self.done.set_exception(exc)
+
+
 async def ask(probe: Probe, proxy: ProxyTarget, opts: EngineOptions) -> Answer:
-    """Send one probe to one proxy and read the response head; every failure becomes an Answer."""
+    """Send one probe to one proxy and read the response head; every failure becomes an Answer.
+
+    The answer's body is never read: the connection is closed as soon as the head is in, which for
+    CONNECT means right after the status line and headers, before any tunnel is used."""
     loop = asyncio.get_running_loop()
-    family = socket.AF_INET6 if ":" in proxy.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    data = b""
-    ttfb: float | None = None
+    done: asyncio.Future[None] = loop.create_future()
+    reader = _HeadReader(build_request(probe, proxy), done)
+    transport: asyncio.BaseTransport | None = None
+    local = (opts.source_ip, 0) if opts.source_ip else None
     try:
         async with asyncio.timeout(opts.timeout):
-            if opts.source_ip:
-                sock.bind((opts.source_ip, 0))
-            await loop.sock_connect(sock, (proxy.host, proxy.port))
-            await loop.sock_sendall(sock, build_request(probe, proxy))
-            sent = time.perf_counter()
-            while len(data) < MAX_HEAD and b"\r\n\r\n" not in data:
-                chunk = await loop.sock_recv(sock, 4096)
-                if ttfb is None:
-                    ttfb = (time.perf_counter() - sent) * 1000
-                if not chunk:
-                    break
-                data += chunk
+            transport, _ = await loop.create_connection(lambda: reader, proxy.host, proxy.port, local_addr=local)
+            await done
     except TimeoutError:
-        if not _STATUS.match(data):
-            return Answer(proxy.name, None, Decision.ERROR, ttfb, error="timeout")
+        if not _STATUS.match(reader.data):
+            return Answer(proxy.name, None, Decision.ERROR, reader.ttfb, error="timeout")
     except ConnectionRefusedError:
         return Answer(proxy.name, None, Decision.ERROR, None, error="refused")
     except ConnectionResetError:
-        if not _STATUS.match(data):
-            return Answer(proxy.name, None, Decision.ERROR, ttfb, error="reset")
+        if not _STATUS.match(reader.data):
+            return Answer(proxy.name, None, Decision.ERROR, reader.ttfb, error="reset")
     except OSError as exc:
         name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-        return Answer(proxy.name, None, Decision.ERROR, ttfb, error=name.lower())
+        return Answer(proxy.name, None, Decision.ERROR, reader.ttfb, error=name.lower())
     finally:
-        sock.close()
+        if transport is not None:
+            transport.close()
     # A CONNECT answer comes from the proxy itself (squid never relays a parent's headers), so the
     # route is observed on plain requests only.
     route_header = None if probe.method is Method.CONNECT else opts.route_header
-    return parse_head(data, proxy.name, ttfb, route_header)
+    return parse_head(reader.data, proxy.name, reader.ttfb, route_header)
 
 
 async def _ask_all(probe: Probe, old: Sequence[ProxyTarget], new: ProxyTarget,

@@ -257,7 +257,8 @@ def from_policy(policy: ir.Policy, *, http_port: int = 80, report: Report | None
     listed = sorted(ports) if ports else []
     for port in sorted(set(PROBE_PORTS) | set(listed)):
         state = "any port allowed" if ports is None else ("listed" if port in listed else "not listed")
-        probes.append(_with(Probe(Method.CONNECT, neutral, port), "rule", f"ConnectPort: {port} {state}"))
+        where = f" ({policy.connect.origins[0]})" if policy.connect.origins else ""
+        probes.append(_with(Probe(Method.CONNECT, neutral, port), "rule", f"ConnectPort: {port} {state}{where}"))
     probes.append(_with(Probe(Method.GET, neutral, http_port), "rule", "baseline plain request"))
     for route in policy.upstream.routes:
         if route.site is None:
