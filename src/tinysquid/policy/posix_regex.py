@@ -95,6 +95,18 @@ _CLASSES = ("alpha", "digit", "alnum", "upper", "lower", "space", "blank", "punc
             "cntrl", "xdigit")
 _GNU = "wWsSbB<>`'"
 _GNU_ANCHORS = "bB<>`'"
+_LITS: dict[str, Lit] = {}
+
+
+def _lit(c: str) -> Lit:
+    """A shared Lit for ``c`` (nodes are immutable; sharing keeps large filters cheap)."""
+    node = _LITS[c] = Lit(c)
+    return node
+
+
+# characters that are ordinary wherever they appear (never an operator, anchor or escape)
+_PLAIN_ERE = re.compile(r"[^.\[\]()*+?{}|^$\\]+")
+_PLAIN_BRE = re.compile(r"[^.\[*^$\\]+")
 
 
 # --------------------------------------------------------------------------- brackets
@@ -297,7 +309,19 @@ class _Parser:
         items: list[Node] = []
         at_start = True  # start of RE, after \( or \|: where a BRE ^ is an anchor
         star_literal = True  # BRE: where * (and GNU \+ \?) is literal: also after ^ and GNU anchors
+        plain = _PLAIN_BRE if self.basic else _PLAIN_ERE
         while self.i < len(self.p) and not self._at_alt() and not self._at_close():
+            run = plain.match(self.p, self.i)
+            if run is not None:  # a run of ordinary characters (the bulk of any pattern), minus a last
+                end = run.end()  # character that a following duplication operator would apply to
+                if end < len(self.p) and (self.p[end] in "*+?{" if not self.basic
+                                          else self.p[end] == "*" or self.p.startswith(("\\+", "\\?", "\\{"), end)):
+                    end -= 1
+                if end > self.i:
+                    items.extend([_LITS.get(c) or _lit(c) for c in self.p[self.i:end]])
+                    self.i = end
+                    at_start = star_literal = False
+                    continue
             atom = self.atom(at_start, star_literal, items)
             at_start = False
             if atom is None:
@@ -623,6 +647,44 @@ def compile_ere(ere: str, case_sensitive: bool) -> re.Pattern[str]:
         return re.compile(render_python(node), flags)
     except (re.error, RecursionError, OverflowError) as exc:  # pragma: no cover - a renderer bug
         raise RegexError(f"cannot be checked: {exc}") from exc
+
+
+def _skeleton(node: Node) -> Node:
+    """``node`` with every run of literals replaced by one ``a``: Python's ability to compile the
+    rendering does not depend on which characters the (always escaped) literals are, nor how many."""
+    if isinstance(node, Lit):
+        return Lit("a")
+    if isinstance(node, Group):
+        return Group(_skeleton(node.body))
+    if isinstance(node, Repeat):
+        return Repeat(_skeleton(node.node), node.lo, node.hi)
+    if isinstance(node, Alt):
+        return Alt(tuple(_skeleton(b) for b in node.branches))
+    if isinstance(node, Concat):
+        out: list[Node] = []
+        for item in node.items:
+            sk = _skeleton(item)
+            if not (isinstance(sk, Lit) and out and isinstance(out[-1], Lit)):
+                out.append(sk)
+        return Concat(tuple(out))
+    return node
+
+
+@lru_cache(maxsize=4096)
+def _check_skeleton(python_pattern: str, flags: int) -> None:
+    try:
+        re.compile(python_pattern, flags)
+    except (re.error, RecursionError, OverflowError) as exc:  # pragma: no cover - a renderer bug
+        raise RegexError(f"cannot be checked: {exc}") from exc
+
+
+def check_with_python(node: Node, case_sensitive: bool) -> None:
+    """Validate that Python ``re`` compiles the rendering of ``node`` (raises RegexError).
+
+    Checked on the literal-free skeleton, cached: a 100,000-line filter has few distinct shapes.
+    """
+    flags = re.ASCII | (0 if case_sensitive else re.IGNORECASE)
+    _check_skeleton(render_python(_skeleton(node)), flags)
 
 
 def bre_to_ere(pattern: str) -> str:

@@ -71,3 +71,19 @@ def test_pass_sets_domain_only_where_safe():
 def test_url_subject_is_left_alone():
     policy = _policy(_pat(r"^a\.com$"), subject=ir.MatchSubject.URL)
     assert recognize_domains(policy, Report()) is policy
+
+
+def test_fast_path_agrees_with_the_parser():
+    import random
+
+    from tinysquid.policy.passes.domains import _domain_of_tree
+
+    rng = random.Random(3)
+    parts = ["^", "$", "(^|\\.)", "(\\.|^)", "\\.", ".", "a", "b", "-", "_", "0", "\\", "(", "|"]
+    for _ in range(5000):
+        ere = "".join(rng.choice(parts) for _ in range(rng.randint(1, 7)))
+        try:
+            rx.parse_ere(ere)
+        except rx.RegexError:
+            continue
+        assert domain_of(ere) == _domain_of_tree(ere), ere

@@ -127,3 +127,21 @@ def test_random_fnmatch_patterns_agree_with_glibc():
         for s in SUBJECTS + ["a.b.x", "x]", "!"]:
             want = _libc.fnmatch(pattern.encode(), s.encode(), 0) == 0
             assert want == bool(ours.search(s)), (pattern, tr.ere, s)
+
+
+def test_simple_fast_path_is_its_own_translation():
+    from tinysquid.tinyproxy.filters import _SIMPLE, _SIMPLE_ERE
+
+    rng = random.Random(11)
+    parts = ["^", "$", "(^|\\.)", "\\.", ".", "a", "B", "-", "_", "0"]
+    for _ in range(3000):
+        p = "".join(rng.choice(parts) for _ in range(rng.randint(1, 6)))
+        for syntax, fast in ((PatternSyntax.BRE, _SIMPLE), (PatternSyntax.ERE, _SIMPLE_ERE)):
+            if not fast.fullmatch(p):
+                continue
+            node = rx.parse_bre(p) if syntax is PatternSyntax.BRE else rx.parse_ere(p)
+            for cs in (True, False):
+                slow = rx.with_icase_quirk(node) if not cs else node
+                assert rx.render_ere(slow) == p or rx.parse_ere(rx.render_ere(slow)) == rx.parse_ere(p), p
+                assert translate(p, syntax, cs).ere == p
+                rx.compile_ere(p, cs)

@@ -54,8 +54,30 @@ def _is_any_dot(node: rx.Node) -> bool:
             and node.items[0] == rx.Repeat(rx.AnyChar(), 0, None) and _dot(node.items[1]))
 
 
+# Fast path for the common spellings (a 100,000-line allowlist must stay fast); anything else goes
+# through the parser below. Both give the same answer (checked in tests/unit/passes/test_domains.py).
+_NAME = r"((?:[A-Za-z0-9_-]|\\\.)+)"
+_FAST = re.compile(r"(?:(?P<exact>\^)|(?P<both>\(\^\|\\\.\)|\(\\\.\|\^\))|(?P<subs>\\\.))" + _NAME + r"\$")
+
+
 def domain_of(ere: str) -> ir.DomainMatch | None:
     """The DomainMatch an ERE (searched, case-insensitive, on the host) is equal to, or None."""
+    m = _FAST.fullmatch(ere)
+    if m:
+        name = m.group(4).replace("\\.", ".").lower()
+        if "\\" in name or not _LABELS.fullmatch(name):
+            return None
+        return ir.DomainMatch(name, include_apex=not m.group("subs"), include_subdomains=not m.group("exact"))
+    if not _TREE_SHAPES.match(ere):
+        return None
+    return _domain_of_tree(ere)
+
+
+# the only other shapes _domain_of_tree recognises start like this (a cheap filter before parsing)
+_TREE_SHAPES = re.compile(r"\^(?:\(\.\*\\\.\)\?|\.\*\\\.)|\(\^\||\(\\\.\|")
+
+
+def _domain_of_tree(ere: str) -> ir.DomainMatch | None:
     try:
         node = rx.parse_ere(ere)
     except rx.RegexError:
@@ -93,8 +115,8 @@ def recognize_domains(policy: ir.Policy, report: Report) -> ir.Policy:
     for p in dest.patterns:
         if p.domain is None and not p.case_sensitive:
             d = domain_of(p.regex)
-            if d is not None:
-                p = replace(p, domain=d)
+            if d is not None:  # the constructor, not dataclasses.replace: 100,000 patterns must stay fast
+                p = ir.DestPattern(p.regex, p.case_sensitive, p.syntax, p.source_text, p.origin, d)
                 changed = True
         out.append(p)
     if not changed:

@@ -20,12 +20,15 @@ from tinysquid.policy import ir
 from tinysquid.policy import posix_regex as rx
 
 SOURCE = "convert"
+_LOOSE_SHAPE = re.compile(r"\^?(?:[A-Za-z0-9_-]|\\\.|\.)+\$?")
 _DOMAIN = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)+")
 
 
 def loose_domain(ere: str) -> tuple[str, bool, bool] | None:
     """(domain, anchored_start, anchored_end) when ``ere`` is a literal domain with at most one
     anchor (unescaped dots read as dots), else None."""
+    if not _LOOSE_SHAPE.fullmatch(ere):  # cheap filter: letters, digits, - _ . \. and anchors only
+        return None
     try:
         node = rx.parse_ere(ere)
     except rx.RegexError:
