@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -330,8 +331,11 @@ class RecordingProxy:
     """
 
     def __init__(self, upstream: str, *, deny: set[tuple[str, str, str]] = frozenset(),
-                 regions: list[str] | None = None, latency: float = 0.0) -> None:
+                 regions: list[str] | None = None, latency: float = 0.0, code: str | None = None,
+                 throttle: dict[str, int] | None = None) -> None:
         self.upstream = upstream
+        self.code = code  # error code answered for denied calls (default AccessDenied/UnauthorizedOperation)
+        self.throttle = dict(throttle or {})  # action → how many times to answer Throttling first
         self.latency = latency  # seconds added to every request (models a remote API endpoint)
         self.deny = set(deny)
         self.regions = regions
@@ -371,7 +375,16 @@ class RecordingProxy:
                     time.sleep(proxy.latency)
                 if any(s == service and a in (action, "*") and r in (region, "*") for s, a, r in proxy.deny):
                     text = _ERROR_BODIES["ec2" if service == "ec2" else "other"].format(action=f"{service}:{action}")
+                    if proxy.code:
+                        text = re.sub(r"<Code>\w+</Code>", f"<Code>{proxy.code}</Code>", text)
                     return self._reply(403, text.encode(), "text/xml")
+                if proxy.throttle.get(action, 0) > 0:
+                    proxy.throttle[action] -= 1
+                    text = _ERROR_BODIES["other"].format(action=action).replace("AccessDenied", "Throttling")
+                    if service == "ec2":
+                        text = _ERROR_BODIES["ec2"].format(action=action).replace(
+                            "UnauthorizedOperation", "RequestLimitExceeded")
+                    return self._reply(503 if service == "ec2" else 400, text.encode(), "text/xml")
                 if service == "ec2" and action == "DescribeRegions" and proxy.regions is not None:
                     items = "".join(f"<item><regionName>{r}</regionName><regionEndpoint>ec2.{r}.amazonaws.com"
                                     f"</regionEndpoint><optInStatus>opt-in-not-required</optInStatus></item>"

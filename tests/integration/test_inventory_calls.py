@@ -121,3 +121,32 @@ def test_unreachable_region_is_a_gap_and_the_others_are_listed(moto_url, estates
     assert [(g.code, g.data["region"]) for g in res.gaps] == [("TS602", "eu-west-1")]
     assert res.partial
     assert {i["id"] for i in res.document["instances"]} == set(estates["us-east-1"].proxies)
+
+
+def test_throttling_is_retried_not_a_gap(moto_url, estates):
+    with RecordingProxy(moto_url, throttle={"DescribeTargetGroups": 1}) as proxy:
+        result = _cli("--endpoint-url", proxy.url, "--region", "us-east-1", "--tag", "Role=tinyproxy", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["gaps"] == [] and len(doc["target_groups"]) == 1 and len(doc["elastic_ips"]) == 3
+    calls = [a for _s, _r, a in proxy.calls]
+    assert calls.count("DescribeTargetGroups") == 2  # throttled once, retried by botocore
+
+
+def test_rejected_credentials_exit_4(moto_url, estates):
+    with RecordingProxy(moto_url, deny={("ec2", "*", "*"), ("elasticloadbalancing", "*", "*"),
+                                        ("route53", "*", "*")}, code="ExpiredToken") as proxy:
+        result = _cli("--endpoint-url", proxy.url, "--region", "us-east-1")
+    assert result.exit_code == 4, result.stderr
+    assert "TS601" in result.stderr and "ExpiredToken" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_all_regions_refused_falls_back_to_the_home_region_with_a_gap(moto_url, estates):
+    with RecordingProxy(moto_url, deny={("ec2", "DescribeRegions", "*")}) as proxy:
+        result = _cli("--endpoint-url", proxy.url, "--all-regions", "--tag", "Role=tinyproxy", "-o", "json")
+    assert result.exit_code == 5, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["regions"] == ["us-east-1"]
+    assert [g["data"]["action"] for g in doc["gaps"]] == ["ec2:DescribeRegions"]
+    assert {i["id"] for i in doc["instances"]} == set(estates["us-east-1"].proxies)

@@ -90,8 +90,8 @@ def inventory_aws(
         session = _session(profile)
         try:
             result = _run_with_progress(run_inventory, session, options)
-        except NoCredentials:
-            _no_credentials(profile)
+        except NoCredentials as exc:
+            _no_credentials(profile, str(exc))
 
     doc = result.document
     for finding in result.report:
@@ -120,14 +120,16 @@ def _session(profile: str | None) -> Any:
     try:
         return boto3.Session(profile_name=profile)
     except ProfileNotFound:
-        _no_credentials(profile)
+        _no_credentials(profile, "profile not found")
 
 
-def _no_credentials(profile: str | None) -> None:
+def _no_credentials(profile: str | None, reason: str | None = None) -> None:
     from tinysquid.diagnostics import ExitCode
 
-    where = f"profile {profile!r} not found or has no credentials" if profile else "no AWS credentials found"
-    err_console.print(f"error: TS601 {where}. Set AWS_PROFILE or pass --profile (run `aws sso login` for SSO "
+    what = reason or "no AWS credentials found"
+    if profile:
+        what = f"profile {profile!r}: {what}"
+    err_console.print(f"error: TS601 {what}. Set AWS_PROFILE or pass --profile (run `aws sso login` for SSO "
                       "profiles), or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.", markup=False)
     raise typer.Exit(int(ExitCode.INCOMPLETE))
 

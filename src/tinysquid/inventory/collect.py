@@ -71,7 +71,13 @@ class ApiFailure(Exception):
 
 
 class NoCredentials(Exception):
-    """No credentials could be found anywhere in the session's provider chain."""
+    """No usable credentials: none found in the provider chain, or AWS rejected them (expired, invalid)."""
+
+
+# Error codes meaning "these credentials are no good" (not "you may not"): exit 4, not a gap.
+REJECTED_CODES = frozenset({"AuthFailure", "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
+                            "UnrecognizedClientException", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+                            "RequestExpired"})
 
 
 def _snake(action: str) -> str:
@@ -139,7 +145,9 @@ class Caller:
             err = exc.response.get("Error", {})
             code, message = str(err.get("Code", "")), str(err.get("Message", "")) or str(exc)
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in DENIED_CODES or (status == 403 and code not in {"RequestExpired"}):
+            if code in REJECTED_CODES:
+                raise NoCredentials(f"AWS rejected the credentials ({code}: {message})") from None
+            if code in DENIED_CODES or status == 403:
                 raise PermissionGap(iam_action, self.region, f"{code}: {message}") from None
             raise ApiFailure(iam_action, self.region, f"{code}: {message}") from None
         except (BotoConnError, NoRegionError) as exc:

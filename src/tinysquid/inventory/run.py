@@ -200,8 +200,14 @@ def _caller(session: Any, region: str, options: Options) -> Caller:
 
 def check_credentials(session: Any) -> None:
     """Raise NoCredentials when the session's provider chain finds nothing (never prints them)."""
-    creds = session.get_credentials()
-    if creds is None or not getattr(creds, "access_key", None):
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        creds = session.get_credentials()
+        access_key = getattr(creds, "access_key", None) if creds is not None else None
+    except BotoCoreError as exc:  # expired SSO token, failing credential_process, …
+        raise NoCredentials(f"credentials could not be loaded: {exc}") from None
+    if not access_key:
         raise NoCredentials("no AWS credentials found")
 
 
