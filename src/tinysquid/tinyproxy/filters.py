@@ -79,13 +79,13 @@ def find_filter(named: str, config_path: Path, root: Path | None) -> Path | None
 def lex_filter(data: bytes, g: Grammar) -> list[FilterLine]:
     """Every pattern tinyproxy ``g.version`` reads from the file (and ignored indented lines)."""
     out: list[FilterLine] = []
-    for lineno, (chunk, complete) in enumerate(fgets_lines(data, FILTER_LINE_MAX), start=1):
+    for chunk, complete, lineno, col0, _ in fgets_lines(data, FILTER_LINE_MAX):
         buf = chunk
         if g.filter_skips_indented:
             if buf and buf[0] in _C_SPACE:
                 stripped = buf.strip(_C_SPACE)
                 if stripped and not stripped.startswith("#"):
-                    out.append(FilterLine(lineno, len(buf) - len(buf.lstrip(_C_SPACE)) + 1,
+                    out.append(FilterLine(lineno, col0 + len(buf) - len(buf.lstrip(_C_SPACE)),
                                           stripped.split()[0], ignored=True))
                 continue
             start = 0
@@ -104,7 +104,7 @@ def lex_filter(data: bytes, g: Grammar) -> list[FilterLine]:
                 cut = "an unescaped `#` starts a comment inside the pattern"
             else:
                 cut = f"the pattern ends at whitespace; tinyproxy ignored {rest!r}"
-        out.append(FilterLine(lineno, start + 1, pattern, cut))
+        out.append(FilterLine(lineno, col0 + start, pattern, cut))
     return out
 
 

@@ -113,8 +113,13 @@ class _State:
     extra: list[Diagnostic] = field(default_factory=list)
 
     def status(self, code: str, message: str, span: Span, **kw) -> None:
-        """Record THE fidelity finding of a line (a later call for the same line replaces it)."""
-        self.findings[(span.path, span.line)] = make(code, message, source=SOURCE, span=span, **kw)
+        """Record THE fidelity finding of a line: a later call replaces it, except that an exact
+        verdict never hides an inexact one (a filter line split into two patterns, say)."""
+        key = (span.path, span.line)
+        old = self.findings.get(key)
+        if code == "TS200" and old is not None and old.status is not Status.EXACT:
+            return
+        self.findings[key] = make(code, message, source=SOURCE, span=span, **kw)
 
     def exact(self, message: str, span: Span, **kw) -> None:
         self.status("TS200", message, span, **kw)

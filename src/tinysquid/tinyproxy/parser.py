@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import NamedTuple
 
 from tinysquid.diagnostics.model import InputError, Span, make
 from tinysquid.policy.ir import Secret
@@ -39,13 +40,26 @@ def decode_text(data: bytes, display: str) -> str:
         raise fail("TS002", "the file is not UTF-8 text", Span(display, line)) from None
 
 
-def fgets_lines(data: bytes, bufsize: int) -> list[tuple[str, bool]]:
+class Chunk(NamedTuple):
+    """One ``fgets`` result: its text, whether it reached the newline (or the end of the file), the
+    real line it came from, the 1-based column where it starts there, and tinyproxy's own line
+    count (one per fgets call, so it runs ahead of the real line after a split line)."""
+
+    text: str
+    complete: bool
+    line: int
+    col: int
+    seq: int
+
+
+def fgets_lines(data: bytes, bufsize: int) -> list[Chunk]:
     """Split like repeated ``fgets(buf, bufsize)``: each chunk ends at a newline or after
-    ``bufsize - 1`` bytes. Returns (text, complete) pairs; ``complete`` is False for a split chunk."""
-    out: list[tuple[str, bool]] = []
+    ``bufsize - 1`` bytes."""
+    out: list[Chunk] = []
     limit = bufsize - 1
     pos = 0
     n = len(data)
+    line, col = 1, 1
     while pos < n:
         nl = data.find(b"\n", pos, pos + limit)
         if nl >= 0:
@@ -54,7 +68,12 @@ def fgets_lines(data: bytes, bufsize: int) -> list[tuple[str, bool]]:
             chunk = data[pos:pos + limit]
             pos += len(chunk)
             complete = pos >= n
-        out.append((chunk.decode("utf-8", "replace"), complete))
+        text = chunk.decode("utf-8", "replace")
+        out.append(Chunk(text, complete, line, col, len(out) + 1))
+        if text.endswith("\n"):
+            line, col = line + 1, 1
+        else:
+            col += len(text)
     return out
 
 
@@ -65,23 +84,25 @@ def parse_config(data: bytes, *, display: str, version: str) -> Config:
     table = known(version)
     stmts: list[Stmt] = []
     continued = False
-    for lineno, (chunk, complete) in enumerate(fgets_lines(data, g.line_max), start=1):
-        split = not complete and len(chunk.encode()) >= g.line_max - 1
+    for c in fgets_lines(data, g.line_max):
+        split = not c.complete and len(c.text.encode()) >= g.line_max - 1
         try:
-            stmt = parse_line(chunk, lineno, g=g, table=table, display=display)
+            stmt = parse_line(c.text, c.line, g=g, table=table, display=display, col0=c.col)
         except InputError as exc:
-            if not (split or continued):
-                raise
-            raise fail("TS115", f"line {lineno} is part of a line longer than tinyproxy {g.version}'s "
-                       f"{g.line_max - 1}-byte buffer (the rest is read as a new line): "
-                       f"{exc.diagnostic.message}", Span(display, lineno)) from None
+            where = {"tinyproxy_line": c.seq}  # what tinyproxy's "Syntax error on line N" says
+            if split or continued:
+                raise fail("TS115", f"line {c.line} is longer than tinyproxy {g.version}'s {g.line_max - 1}-byte "
+                           "buffer; tinyproxy reads the rest as a new line: "
+                           f"{exc.diagnostic.message}", Span(display, c.line, c.col), data=where) from None
+            d = exc.diagnostic
+            raise InputError(make(d.code, d.message, source=SOURCE, span=d.span, data=where)) from None
         continued = split
         if stmt is not None:
             stmts.append(stmt)
     return Config(display, tuple(stmts))
 
 
-def parse_line(chunk: str, lineno: int, *, g: Grammar, table: dict, display: str) -> Stmt | None:
+def parse_line(chunk: str, lineno: int, *, g: Grammar, table: dict, display: str, col0: int = 1) -> Stmt | None:
     """One line: None for comments and blank lines, a Stmt, or an InputError."""
     text = chunk[:-1] if chunk.endswith("\n") else chunk
     if g.indented_comments:
@@ -95,8 +116,8 @@ def parse_line(chunk: str, lineno: int, *, g: Grammar, table: dict, display: str
     assert m is not None
     name = m.group(0)
     rest = text[lead + len(name):]
-    span = Span(display, lineno, lead + 1)
-    arg_col = lead + len(name) + (len(rest) - len(rest.lstrip(_C_SPACE))) + 1
+    span = Span(display, lineno, col0 + lead)
+    arg_col = col0 - 1 + lead + len(name) + (len(rest) - len(rest.lstrip(_C_SPACE))) + 1
     aspan = Span(display, lineno, arg_col)
     lname = name.lower()
     if g.version != V1_11 and lname == "no":

@@ -165,8 +165,10 @@ def test_filter_file_lexing(tmp_path):
     text = "  leading\nfoo bar\nx#comment\nfoo\\#bar\n# c\n\n" + "a" * 600 + "\n"
     d, report = dest(tmp_path, "", text)
     assert [p.source_text for p in d.patterns] == ["leading", "foo", "x", "foo\\#bar", "a" * 511, "a" * 89]
+    assert [(p.origin.line, p.origin.col) for p in d.patterns][-2:] == [(7, 1), (7, 512)]  # real line, split
     assert status_of(report, 2, "filter") == ("TS130", D)
     assert status_of(report, 1, "filter") == ("TS200", E)
+    assert status_of(report, 7, "filter") == ("TS130", D)
 
 
 def test_filter_indented_lines_ignored_on_1_8(tmp_path):
