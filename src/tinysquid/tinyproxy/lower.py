@@ -323,7 +323,7 @@ def lower(config: Config, *, version: str, config_path: Path, root: Path | None,
         via=not (last["DisableViaHeader"].args[0] if "DisableViaHeader" in last else False),
         via_name=last["ViaProxyName"].args[0] if "ViaProxyName" in last else None,
         add=tuple(add_headers),
-        allow_only=tuple(dict.fromkeys([*anonymous, *ANONYMOUS_IMPLICIT])) if anonymous else None,
+        allow_only=_header_names([*anonymous, *ANONYMOUS_IMPLICIT]) if anonymous else None,
         client_ip_header=bool(last["XTinyproxy"].args[0]) if "XTinyproxy" in last else False,
         origins=tuple(header_origins),
     )
@@ -351,6 +351,14 @@ def lower(config: Config, *, version: str, config_path: Path, root: Path | None,
     report.extend(st.findings.values())
     report.extend(st.extra)
     return policy
+
+
+def _header_names(names: list[str]) -> tuple[str, ...]:
+    """Header names without case-insensitive duplicates (anonymous.c keys them case-insensitively)."""
+    seen: dict[str, str] = {}
+    for n in names:
+        seen.setdefault(n.lower(), n)
+    return tuple(seen.values())
 
 
 # --------------------------------------------------------------------------- filter flags and file

@@ -62,11 +62,15 @@ def lint_legacy_holes(policy: ir.Policy, report: Report, *, tighten: bool) -> ir
         if isinstance(rule.match, ir.ClientHostname) and not rule.match.name.startswith("."):
             name = rule.match.name
             extra = (" (`all` is not a keyword: it is the hostname \"all\")" if name == "all" else "")
+            if rule.action is ir.Action.ALLOW:
+                consequence = (f"admits any client whose reverse-DNS name ends in {name!r} (e.g. evil{name}; "
+                               "the client controls its own PTR record) or whose address the name resolves to")
+            else:
+                consequence = ("a client controls its own reverse-DNS name, so it can avoid this entry unless "
+                               f"its address is one {name!r} resolves to")
             report.add(make(
                 "TS403", f"{rule.action.value.title()} {name}: hostname entry without a dot boundary{extra}",
-                source=SOURCE, span=rule.origin,
-                consequence=f"matches any client whose reverse-DNS name ends in {name!r} "
-                            f"(e.g. evil{name}) or whose address {name!r} resolves to"))
+                source=SOURCE, span=rule.origin, consequence=consequence))
     dest = policy.destinations
     if dest is None or dest.subject is not ir.MatchSubject.HOST or dest.default is not ir.Action.DENY:
         return policy
