@@ -230,7 +230,8 @@ def run_inventory(session: Any, options: Options, progress: Progress | None = No
         steps.tick()
         return d
 
-    with ThreadPoolExecutor(max_workers=len(regions) + 1, thread_name_prefix="inventory") as pool:
+    # One thread per region (plus Route 53): the calls wait on the network, not on our CPU.
+    with ThreadPoolExecutor(max_workers=min(len(regions), 32) + 1, thread_name_prefix="inventory") as pool:
         dns_future = pool.submit(dns_job)
         futures = {r: pool.submit(_region, callers[r], options.criteria, steps) for r in regions}
         results = {r: f.result() for r, f in futures.items()}
