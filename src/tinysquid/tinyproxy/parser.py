@@ -150,8 +150,14 @@ def _unknown(name: str, rest: str, g: Grammar, span: Span):
     raise fail("TS102", f"unknown directive {name!r}: tinyproxy {g.version} refuses to start", span)
 
 
+# directives whose values may hold a credential or a token: never echoed in a message
+_SECRET_VALUES = {"BasicAuth", "Upstream", "AddHeader", "No Upstream"}
+
+
 def _explain(directive, rest: str, g: Grammar, span: Span, aspan: Span):
     kind = directive.kind
+    if directive.name in _SECRET_VALUES:
+        _explain_quietly(directive, rest, g, span, aspan)
     body = rest.rstrip("\r") if g.version == V1_11 else rest
     if g.version == V1_11 and rest.endswith("\r") and g.arg_regex(kind).search(rest[:-1]):
         raise fail("TS103", f"{directive.name}: the line ends in CRLF; tinyproxy 1.11 refuses it "
@@ -178,6 +184,26 @@ def _explain(directive, rest: str, g: Grammar, span: Span, aspan: Span):
         raise fail("TS101", "upstream none needs a site (`upstream none \"example.com\"`)", aspan)
     raise fail("TS101", f"{directive.name}: {_show(arg) if arg else 'no value'} does not match "
                f"`{directive.name} {directive.arguments}` (tinyproxy {g.version} refuses the file)", aspan)
+
+
+def _explain_quietly(directive, rest: str, g: Grammar, span: Span, aspan: Span):
+    """As :func:`_explain`, for values that may be secret: same checks, no value in the text."""
+    kind = directive.kind
+    if g.version == V1_11 and rest.endswith("\r") and g.arg_regex(kind).search(rest[:-1]):
+        raise fail("TS103", f"{directive.name}: the line ends in CRLF; tinyproxy 1.11 refuses it "
+                   "(convert the file to LF, or pass --tinyproxy-version 1.8)", span)
+    if "#" in rest and g.arg_regex(kind).search(rest[: rest.index("#")].rstrip(" \t")):
+        raise fail("TS105", f"{directive.name}: trailing comment after the value; tinyproxy refuses it",
+                   aspan)
+    if kind == "UPSTREAM" and g.version != V1_8 and GRAMMARS[V1_8].arg_regex("UPSTREAM").search(rest):
+        raise fail("TS114", "`upstream host:port` is tinyproxy 1.8 syntax; 1.10+ need a type "
+                   "(`upstream http host:port`), or pass --tinyproxy-version 1.8", aspan)
+    if kind == "UPSTREAM" and re.fullmatch(r"(?i)none", rest.strip(_C_SPACE)):
+        raise fail("TS101", "upstream none needs a site (`upstream none \"example.com\"`)", aspan)
+    hint = {"ALNUM ALNUM": "two words of letters, digits, - . _ (tinyproxy 1.11.1)",
+            "STR STR": "two double-quoted, non-empty strings"}.get(kind, f"`{directive.arguments}`")
+    raise fail("TS101", f"{directive.name}: the value (not shown: it may hold a credential) does not match "
+               f"{hint}; tinyproxy {g.version} refuses the file", aspan)
 
 
 def _show(arg: str) -> str:

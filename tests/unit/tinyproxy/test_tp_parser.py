@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.tinyproxy._tp import error_of, load
+from tinysquid.diagnostics.model import InputError
 
 REFUSED = [
     # (id, text, version, (code, line, col))
@@ -113,3 +114,25 @@ def test_upstream_credentials_never_in_error_text(tmp_path):
         assert "s3cr3t" not in str(exc)
     else:
         raise AssertionError("expected a refusal")
+
+
+@pytest.mark.parametrize("line", [
+    "BasicAuth user S3CRETPW word",
+    "BasicAuth user S3CRETPW@x",
+    "upstream http user:S3CRETPW@@h:1",
+    "upstream http user:S3CRETPW h:1",
+    "upstream HTTP user:S3CRETPW@h:1",
+    'AddHeader "Authorization" \'Bearer S3CRETPW\'',
+    'AddHeader "X-Token" S3CRETPW',
+    "upstream http user:S3CRETPW@h:1 # comment",
+    "upstream http user:S3CRETPW@h:1\r",
+])
+@pytest.mark.parametrize("version", ["1.8", "1.10", "1.11"])
+def test_secrets_never_reach_messages(tmp_path, line, version):
+    text = f"Port 8888\n{line}\n"
+    try:
+        _, report = load(tmp_path, text, version=version)
+    except InputError as exc:
+        assert "S3CRETPW" not in str(exc) and "S3CRETPW" not in str(exc.diagnostic.to_record())
+    else:
+        assert all("S3CRETPW" not in str(d.to_record()) for d in report.diagnostics)
