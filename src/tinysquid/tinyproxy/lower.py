@@ -22,7 +22,7 @@ from tinysquid.tinyproxy import filters as flt
 from tinysquid.policy import posix_regex as rx
 from tinysquid.tinyproxy.grammar import GRAMMARS, V1_11, Grammar, strtoul0
 from tinysquid.tinyproxy.nodes import Config, Stmt, UpstreamArgs
-from tinysquid.tinyproxy.parser import SOURCE, decode_text, fail
+from tinysquid.tinyproxy.parser import SOURCE, check_text, decode_text, fail
 
 U32 = 0xFFFFFFFF  # set_int_arg stores strtoul's result in an unsigned int
 ANONYMOUS_IMPLICIT = ("Content-Length", "Content-Type")  # main.c adds these when Anonymous is used
@@ -456,6 +456,7 @@ def _filter_policy(st: _State, filt: Stmt | None, values: dict[str, bool], lines
             st.status("TS131", f"indented filter line {line.pattern!r} is ignored by tinyproxy {g.version}",
                       span, consequence="the pattern never applied, and is not carried over")
             continue
+        check_text(line.pattern, named, line.lineno, line.col)
         try:
             tr = flt.translate(line.pattern, syntax, values["cs"])
         except rx.RegexError as exc:

@@ -28,16 +28,21 @@ def fail(code: str, message: str, span: Span, **extra) -> InputError:
     return InputError(make(code, message, source=SOURCE, span=span, **extra))
 
 
-def decode_text(data: bytes, display: str) -> str:
-    """The file as text, or TS002 when it is not (NUL bytes or not UTF-8)."""
+def decode_text(data: bytes, display: str) -> None:
+    """Refuse a file that is not text at all (TS002: a NUL byte). Bytes that are not UTF-8 are
+    refused later, and only where tinyproxy would use them (see :func:`check_text`): a Latin-1
+    comment is fine, as it is for tinyproxy."""
     if b"\0" in data:
         line = data[: data.index(b"\0")].count(b"\n") + 1
         raise fail("TS002", "the file is not text (it contains a NUL byte)", Span(display, line))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise fail("TS002", "the file is not UTF-8 text", Span(display, line)) from None
+
+
+def check_text(text: str, display: str, line: int, col: int = 1) -> None:
+    """TS002 when ``text`` (a directive or a pattern) holds bytes that are not UTF-8."""
+    for i, ch in enumerate(text):
+        if "\udc80" <= ch <= "\udcff":
+            raise fail("TS002", "this line is not UTF-8 text; tinysquid cannot carry it over faithfully",
+                       Span(display, line, col + i))
 
 
 class Chunk(NamedTuple):
@@ -68,7 +73,7 @@ def fgets_lines(data: bytes, bufsize: int) -> list[Chunk]:
             chunk = data[pos:pos + limit]
             pos += len(chunk)
             complete = pos >= n
-        text = chunk.decode("utf-8", "replace")
+        text = chunk.decode("utf-8", "surrogateescape")  # undecodable bytes: refused where used
         out.append(Chunk(text, complete, line, col, len(out) + 1))
         if text.endswith("\n"):
             line, col = line + 1, 1
@@ -111,6 +116,7 @@ def parse_line(chunk: str, lineno: int, *, g: Grammar, table: dict, display: str
     else:
         if text.startswith("#") or not text.strip(_C_SPACE):
             return None
+    check_text(text, display, lineno, col0)
     lead = len(text) - len(text.lstrip(_C_SPACE))
     m = re.match(r"[^ \t\n\r\f\v]+", text[lead:])
     assert m is not None

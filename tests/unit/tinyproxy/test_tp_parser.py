@@ -50,7 +50,7 @@ REFUSED = [
     ("long-line", "Port 8888\nViaProxyName \"" + "a" * 3000 + "\"\n", "1.11", ("TS115", 2, 1)),
     ("long-comment", "#" + "x" * 3000 + "\nPort 8888\n", "1.11", ("TS115", 1, 2048)),  # fgets: 2047 bytes
     ("nul-byte", b"Port 8888\n\0\n", "1.11", ("TS002", 2, 1)),
-    ("not-utf8", b"Port 8888\n# \xff\xfe\n", "1.11", ("TS002", 2, 1)),
+    ("not-utf8", b"Port 8888\nViaProxyName \"\xff\xfe\"\n", "1.11", ("TS002", 2, 15)),
 ]
 
 
@@ -61,6 +61,7 @@ def test_refused(tmp_path, text, version, expected):
 
 ACCEPTED = [
     ("tabs", "Port\t8888\n", "1.11"),
+    ("latin1-comment", b"# caf\xe9\nPort 8888\n", "1.11"),  # tinyproxy skips comments byte-wise
     ("column0-comment", "#Port 1\nPort 8888\n", "1.11"),
     ("long-blank-tail", "Port 8888" + " " * 3000 + "\n", "1.11"),  # the split-off rest is blank
     ("hash-in-value", 'Port 8888\nViaProxyName "a#b"\n', "1.11"),
