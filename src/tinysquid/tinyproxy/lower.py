@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinysquid.diagnostics import Report
-from tinysquid.diagnostics.model import Diagnostic, InputError, Span, Status, make
+from tinysquid.diagnostics.model import Diagnostic, Span, Status, make
 from tinysquid.policy import ir
 from tinysquid.tinyproxy import filters as flt
 from tinysquid.policy import posix_regex as rx
-from tinysquid.tinyproxy.grammar import GRAMMARS, V1_11, Grammar, strtoul0
+from tinysquid.tinyproxy.grammar import GRAMMARS, V1_11, Grammar
 from tinysquid.tinyproxy.nodes import Config, Stmt, UpstreamArgs
 from tinysquid.tinyproxy.parser import SOURCE, check_text, decode_text, fail
 
@@ -152,15 +152,8 @@ def lower(config: Config, *, version: str, config_path: Path, root: Path | None,
                           consequence="tinyproxy used the later value; so does the conversion")
             last[s.name] = s
 
-    # Port: handle_port fails the parse at the line with a value > 65535
-    port = 0
-    for s in stmts:
-        if s.name == "Port":
-            value = s.args[0] & U32
-            if value > 65535:
-                raise fail("TS107", f"Port {s.args[1]} is {value}, larger than 65535"
-                           + (" (a leading 0 makes it octal)" if s.args[1].startswith("0") else ""), s.arg_span())
-            port = value
+    # Port: values > 65535 were refused by the parser (handle_port); 0 or none refuses to start
+    port = last["Port"].args[0] & U32 if "Port" in last else 0
     if port == 0:
         span = last["Port"].arg_span() if "Port" in last else Span(config.path, 1)
         raise fail("TS106", "no Port is set (or Port is 0): tinyproxy refuses to start", span)
@@ -614,4 +607,4 @@ def _describe_route(route: ir.UpstreamRoute, u: UpstreamArgs) -> str:
     return f"upstream {route.kind.value} {route.host}:{route.port}{creds} for {where}"
 
 
-__all__ = ["lower", "parse_hostspec", "inet_aton", "strtoul0", "InputError"]
+__all__ = ["inet_aton", "lower", "parse_address", "parse_hostspec"]

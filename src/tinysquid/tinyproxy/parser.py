@@ -138,7 +138,12 @@ def parse_line(chunk: str, lineno: int, *, g: Grammar, table: dict, display: str
     m = rx.search(rest)
     if m is None:
         _explain(directive, rest, g, span, aspan)
-    return Stmt(directive.name, span, _args(directive.kind, m, g, aspan), arg_col)
+    args = _args(directive.kind, m, g, aspan)
+    if directive.name == "Port" and args[0] & 0xFFFFFFFF > 65535:
+        # conf.c handle_port fails the parse right here, before any later line is read
+        raise fail("TS107", f"Port {args[1]} is {args[0] & 0xFFFFFFFF}, larger than 65535"
+                   + (" (a leading 0 makes it octal)" if args[1].startswith("0") else ""), aspan)
+    return Stmt(directive.name, span, args, arg_col)
 
 
 def _unknown(name: str, rest: str, g: Grammar, span: Span):

@@ -45,6 +45,7 @@ REFUSED = [
     ("port-zero", "Port 0\n", "1.11", ("TS106", 1, 6)),
     ("port-too-big", "Port 70000\n", "1.11", ("TS107", 1, 6)),
     ("port-too-big-wins-before-later", "Port 70000\nPort 8888\n", "1.11", ("TS107", 1, 6)),
+    ("port-too-big-before-syntax-error", "Port 70000\nFoo\n", "1.11", ("TS107", 1, 6)),
     ("connectport-two-values", "Port 8888\nConnectPort 443 563\n", "1.11", ("TS101", 2, 13)),
     ("trailing-after-proxy-upstream", "Port 8888\nupstream http h:1 junk\n", "1.11", ("TS101", 2, 10)),
     ("long-line", "Port 8888\nViaProxyName \"" + "a" * 3000 + "\"\n", "1.11", ("TS115", 2, 1)),
