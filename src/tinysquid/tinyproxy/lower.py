@@ -539,8 +539,8 @@ def _upstream(st: _State, s: Stmt) -> tuple[ir.UpstreamRoute | None, bool]:
     span = s.span
     word = u.type_text
     old = not st.g.ip_site_for_proxies
-    if u.host is None:  # a none rule
-        if word != "none":
+    if u.host is None:  # a none rule (1.10's handle_upstream_no does not look at the word's case)
+        if word != "none" and st.g.version != "1.10":
             st.status("TS121", f"upstream {word} \"{u.site}\": the type must be lower case; tinyproxy drops "
                       "the rule", span, consequence="requests for the site use the other upstream rules")
             return None, True
@@ -549,6 +549,12 @@ def _upstream(st: _State, s: Stmt) -> tuple[ir.UpstreamRoute | None, bool]:
         kind = _TYPES.get(word)  # pt_from_string: strcmp, unknown → PT_NONE
         if kind is None:
             if u.site is None:
+                if st.g.version == "1.10":  # upstream_build 1.10 keeps it: a default parent of type "none"
+                    st.status("TS121", f"upstream {word} {u.host}:{u.port}: the type must be lower case; "
+                              "tinyproxy 1.10 keeps it as a default parent of type none, whose behaviour is "
+                              "undefined", span, status=Status.UNSUPPORTED,
+                              consequence="not carried over: requests go direct unless another rule matches")
+                    return None, True
                 st.status("TS121", f"upstream {word} {u.host}:{u.port}: the type must be lower case; tinyproxy "
                           "drops the rule", span, consequence="no default upstream from this line: requests "
                           "go direct unless another rule matches")

@@ -331,6 +331,7 @@ def test_exactly_one_status_finding_per_line(tmp_path):
     ("1.10", 'upstream none "10.0.0.0/8"\n', [("direct", None, None, ("ip-network", "10.0.0.0/8"))], "TS200"),
     ("1.10", 'upstream none "10.0.0.1/8"\n', [], "TS123"),  # host bits set: never matched
     ("1.10", 'upstream http p:1 "10.0.0.0/8"\n', [], "TS123"),
+    ("1.10", 'upstream NONE "x"\n', [("direct", None, None, ("exact-host", "x"))], "TS200"),  # handle_upstream_no
     ("1.10", 'upstream socks4 s:1 ".example.com"\n', [("socks4", "s", 1, ("subdomains", "example.com"))], "TS200"),
 ])
 def test_upstream_sites_before_1_11(tmp_path, version, text, expected, code):
