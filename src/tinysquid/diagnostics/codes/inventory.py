@@ -47,7 +47,7 @@ CODES: tuple[CodeInfo, ...] = (
              "The --prices file could not be read or does not have the price table's shape.",
              "Costs cannot be computed from it (exit 2).",
              "Start from the packaged table (tinysquid/inventory/prices.yaml) and keep its keys."),
-    CodeInfo("TS610", "bad-option", E,
+    CodeInfo("TS610", "inventory-bad-option", E,
              "An inventory-aws option value is malformed (e.g. --tag without '=').",
              "The command cannot run (exit 2).",
              "Use --tag KEY=VALUE, a positive --proxy-port and a non-negative --monthly-gb."),
