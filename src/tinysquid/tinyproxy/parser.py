@@ -39,10 +39,13 @@ def decode_text(data: bytes, display: str) -> None:
 
 def check_text(text: str, display: str, line: int, col: int = 1) -> None:
     """TS002 when ``text`` (a directive or a pattern) holds bytes that are not UTF-8."""
-    for i, ch in enumerate(text):
-        if "\udc80" <= ch <= "\udcff":
-            raise fail("TS002", "this line is not UTF-8 text; tinysquid cannot carry it over faithfully",
-                       Span(display, line, col + i))
+    bad = _UNDECODED.search(text)
+    if bad is not None:
+        raise fail("TS002", "this line is not UTF-8 text; tinysquid cannot carry it over faithfully",
+                   Span(display, line, col + bad.start()))
+
+
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that surrogateescape could not decode
 
 
 class Chunk(NamedTuple):
