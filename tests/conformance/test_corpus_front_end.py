@@ -108,6 +108,8 @@ def test_corpus_config(entry, tmp_path):
         return
     policy = read_policy(conf, version="1.11", root=root, report=report)
     assert policy.listener.port > 0
+    if "obsolete" in outcome:  # tinyproxy warned "obsolete config item": so do we (TS125)
+        assert any(d.code == "TS125" for d in report.diagnostics)
     status_lines = {d.span.line for d in report.diagnostics
                     if d.status is not None and d.span is not None and d.span.path == str(conf)}
     assert status_lines == _directive_lines(conf)
