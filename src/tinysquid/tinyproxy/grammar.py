@@ -53,22 +53,13 @@ class Grammar:
     ALNUM = r"([-a-z0-9._]+)"
     IP = r"((?:[0-9]{1,3}\.){3}[0-9]{1,3})"
 
-    @cached_property
-    def ipv6_re(self) -> str:
-        if self.version == V1_11:
-            # conf.c 1.11.1: "([0-9a-f:]{2,39})|([0-9a-f:]{0,29}:IP)" (no %scope before 1.11.2)
-            return r"([0-9a-f:]{2,39}|[0-9a-f:]{0,29}:(?:[0-9]{1,3}\.){3}[0-9]{1,3})"
-        # 1.8/1.10 spell out every valid IPv6 form; the parser checks validity with ipaddress
-        return r"([0-9a-f:]{2,39}|[0-9a-f:]{0,29}:(?:[0-9]{1,3}\.){3}[0-9]{1,3})"
+    # conf.c 1.11.1: "([0-9a-f:]{2,39})|([0-9a-f:]{0,29}:IP)" (no %scope before 1.11.2). 1.8/1.10 spell
+    # out every valid IPv6 form instead; the parser checks those with ipaddress (``parser._check_v6``).
+    IPV6 = r"([0-9a-f:]{2,39}|[0-9a-f:]{0,29}:(?:[0-9]{1,3}\.){3}[0-9]{1,3})"
 
     def arg_regex(self, kind: str) -> re.Pattern[str]:
         """The full regex for the text after the directive name, for one argument kind."""
         return _arg_regex(self, kind)
-
-    @cached_property
-    def line_re(self) -> re.Pattern[str]:
-        """How a line is split into name and rest: name = first run of non-space characters."""
-        return re.compile(r"[ \t\n\r\f\v]*([^ \t\n\r\f\v]+)")
 
 
 _CACHE: dict[tuple[str, str], re.Pattern[str]] = {}
@@ -79,7 +70,7 @@ def _arg_regex(g: Grammar, kind: str) -> re.Pattern[str]:
     if key in _CACHE:
         return _CACHE[key]
     ws, sp = g.ws, g.space
-    INT, STR, BOOL, ALNUM, IP, IPV6 = g.int_re, g.STR, g.BOOL, g.ALNUM, g.IP, g.ipv6_re
+    INT, STR, BOOL, ALNUM, IP, IPV6 = g.int_re, g.STR, g.BOOL, g.ALNUM, g.IP, g.IPV6
     body = {
         "STR": STR,
         "BOOL": BOOL,

@@ -129,11 +129,10 @@ def parse_line(chunk: str, lineno: int, *, g: Grammar, table: dict, display: str
     arg_col = col0 - 1 + lead + len(name) + (len(rest) - len(rest.lstrip(_C_SPACE))) + 1
     aspan = Span(display, lineno, arg_col)
     lname = name.lower()
-    if g.version != V1_11 and lname == "no":
-        d = BY_NAME["no upstream"]
-        if d.kind and g.arg_regex("NO UPSTREAM").search(rest):
-            site = g.arg_regex("NO UPSTREAM").search(rest).group(1)  # type: ignore[union-attr]
-            return Stmt("No Upstream", span, (UpstreamArgs("none", None, None, site),), arg_col)
+    if lname == "no" and g.upstream_style == V1_8:  # 1.8's two-word `no upstream "site"`
+        no_up = g.arg_regex(BY_NAME["no upstream"].kind).search(rest)
+        if no_up is not None:
+            return Stmt("No Upstream", span, (UpstreamArgs("none", None, None, no_up.group(1)),), arg_col)
     directive = table.get(lname)
     if directive is None:
         _unknown(name, rest, g, span)
@@ -154,6 +153,9 @@ def _unknown(name: str, rest: str, g: Grammar, span: Span):
     if name.startswith("#"):
         raise fail("TS104", "comment does not start in column 0: tinyproxy 1.11 reads `#` as a directive "
                    "name and refuses the file", span)
+    if lname == "no" and rest.strip().lower().startswith("upstream") and g.upstream_style == V1_8:
+        raise fail("TS101", 'no upstream: the site must be one double-quoted string (`no upstream ".example.com"`)',
+                   span)
     if lname == "no" and rest.strip().lower().startswith("upstream"):
         raise fail("TS114", "`no upstream` is tinyproxy 1.8 syntax; 1.10+ refuse it (write "
                    "`upstream none \"site\"`, or pass --tinyproxy-version 1.8)", span)

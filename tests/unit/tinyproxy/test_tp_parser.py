@@ -32,6 +32,8 @@ REFUSED = [
     ("basicauth-3-words", "Port 8888\nBasicAuth user pass word\n", "1.11", ("TS101", 2, 11)),
     ("ipv6-scope-1.11.1", "Port 8888\nAllow fe80::1%eth0\n", "1.11", ("TS101", 2, 7)),
     ("no-upstream-1.11", 'Port 8888\nno upstream "x"\n', "1.11", ("TS114", 2, 1)),
+    ("no-upstream-1.10", 'Port 8888\nno upstream "x"\n', "1.10", ("TS114", 2, 1)),
+    ("no-upstream-unquoted-1.8", "Port 8888\nno upstream x\n", "1.8", ("TS101", 2, 1)),
     ("old-upstream-1.11", "Port 8888\nupstream proxy:3128\n", "1.11", ("TS114", 2, 10)),
     ("upstream-none-no-site", "Port 8888\nupstream none\n", "1.11", ("TS101", 2, 10)),
     ("upstream-at-in-password", "Port 8888\nupstream http u:p@ss@h:1\n", "1.11", ("TS101", 2, 10)),
