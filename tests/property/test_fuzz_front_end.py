@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import InputError
-from tinysquid.policy import ir
+from tinysquid.policy import ir, posix_regex
 from tinysquid.tinyproxy import read_policy
 
 DIRECTIVE_WORDS = ["Port", "Allow", "Deny", "ConnectPort", "Filter", "FilterType", "FilterURLs", "Upstream",
@@ -36,6 +36,23 @@ def _check(tmp: Path, data: bytes, filter_data: bytes) -> None:
             assert exc.diagnostic.span is not None
             continue
         assert isinstance(policy, ir.Policy)
+        _invariants(policy)
+
+
+def _invariants(policy: ir.Policy) -> None:
+    """What every Policy from the front end promises its consumers."""
+    assert 1 <= policy.listener.port <= 65535
+    if policy.destinations is not None:
+        for p in policy.destinations.patterns:
+            posix_regex.parse_ere(p.regex)  # valid POSIX ERE
+            posix_regex.compile_ere(p.regex, p.case_sensitive)  # and checkable in Python
+            assert p.origin is not None
+    routes = policy.upstream.routes
+    assert all(r.site is not None for r in routes[:-1])  # a default route, if any, is last
+    for r in routes:
+        assert (r.kind is ir.UpstreamKind.DIRECT) == (r.host is None)
+    if policy.connect.ports is not None:
+        assert all(1 <= p <= 65535 for p in policy.connect.ports)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
