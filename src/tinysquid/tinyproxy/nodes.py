@@ -15,8 +15,24 @@ from tinysquid.diagnostics.model import Span
 
 @dataclass(frozen=True, slots=True)
 class Stmt:
-    """One directive line. ``args`` depend on the directive's grammar kind (see ``parser``);
-    ``arg_col`` is the 1-based column where the argument text starts."""
+    """One directive line; ``arg_col`` is the 1-based column where the argument text starts.
+
+    ``args`` by grammar kind (``Directive.kind``):
+
+    ========================  ===========================================================
+    STR, ALNUM, LOGLEVEL,     ``(text,)``
+    FILTERTYPE, ADDR, ACL
+    BOOL                      ``(bool,)`` (``get_bool_arg``: y… or ?n… is true)
+    INT                       ``(value, text)``: value by ``strtoul(text, 0)`` (octal, 1.8 hex)
+    ALNUM ALNUM (BasicAuth)   ``(user, Secret(password))``
+    INT STR                   ``(value, text)``
+    STR STR, STR [STR]        ``(first, second or None)``
+    UPSTREAM, NO UPSTREAM     ``(UpstreamArgs,)``
+    ========================  ===========================================================
+
+    One class for every directive keeps the 40-row directive table the single place where a
+    directive's grammar is declared; :mod:`lower` interprets ``args`` per directive name.
+    """
 
     name: str
     span: Span
