@@ -600,7 +600,8 @@ def _upstream(st: _State, s: Stmt) -> tuple[ir.UpstreamRoute | None, bool]:
 
 
 def _creds(u: UpstreamArgs) -> ir.Credentials | None:
-    if u.user is None:
+    # research notes §6.4: socks4 is really socks4a without a user id; tinyproxy ignores credentials
+    if u.user is None or u.type_text == "socks4":
         return None
     return ir.Credentials(u.user, u.password)
 
@@ -610,6 +611,8 @@ def _describe_route(route: ir.UpstreamRoute, u: UpstreamArgs) -> str:
     if route.kind is ir.UpstreamKind.DIRECT:
         return f"upstream none → direct for {where}"
     creds = " with credentials (kept as a secret)" if route.credentials else ""
+    if u.user is not None and route.credentials is None:
+        creds = " (tinyproxy ignores credentials for socks4)"
     return f"upstream {route.kind.value} {route.host}:{route.port}{creds} for {where}"
 
 

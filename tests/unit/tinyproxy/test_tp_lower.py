@@ -262,6 +262,11 @@ def test_upstream_1_8_syntax(tmp_path):
     assert routes(policy) == [("direct", None, None, ("subdomains", "local")), ("http", "p", 3128, None)]
 
 
+def test_socks4_credentials_are_ignored_like_tinyproxy(tmp_path):
+    policy, _ = load(tmp_path, "Port 8888\nupstream socks4 u:p@s:1080\nupstream socks5 u:p@t:1080 \".x\"\n")
+    assert [r.credentials is None for r in policy.upstream.routes] == [False, True]
+
+
 def test_upstream_credentials_are_secret(tmp_path):
     policy, report = load(tmp_path, "Port 8888\nupstream http alice:s3cr3t@p:1\n")
     creds = policy.upstream.routes[0].credentials
