@@ -70,6 +70,11 @@ def engine_rate(target, n: int, c: int) -> tuple[float, int]:  # type: ignore[no
     return n / (time.perf_counter() - start), denied
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def rss_mb() -> float:
     """Peak RSS of this process so far, in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -108,15 +113,22 @@ def main() -> None:
         for name, proxy in (("tinyproxy", tp), ("squid", sq)):
             ab_rate(proxy.port, min(args.n, 2000), args.c)  # warm up
             abs_, ours_ = [], []
+            cpu = {"ab": 0.0, "verify": 0.0}
             # The host is shared and noisy: interleave the two clients and keep the medians.
             for _ in range(args.rounds):
+                c0 = _cpu(resource.RUSAGE_CHILDREN)
                 abs_.append(ab_rate(proxy.port, args.n, args.c))
+                s0 = _cpu(resource.RUSAGE_SELF)
+                cpu["ab"] += _cpu(resource.RUSAGE_CHILDREN) - c0
                 rate, denied = engine_rate(proxy.target(name), args.n, args.c)
+                cpu["verify"] += _cpu(resource.RUSAGE_SELF) - s0
                 assert denied == args.n, f"{name}: only {denied}/{args.n} probes were denied"
                 ours_.append(rate)
             ab, ours = statistics.median(abs_), statistics.median(ours_)
+            per = {k: v / (args.n * args.rounds) * 1e6 for k, v in cpu.items()}
             print(f"{name:10} {ab:10.0f} {ours:13.0f} {ours / ab:6.0%}   "
-                  f"(rounds ab {[round(x) for x in abs_]}, verify {[round(x) for x in ours_]})")
+                  f"(rounds ab {[round(x) for x in abs_]}, verify {[round(x) for x in ours_]}; "
+                  f"client CPU/request ab {per['ab']:.0f} µs, verify {per['verify']:.0f} µs)")
         for count in (args.mem_probes // 10, args.mem_probes):
             before, after, rate, agree = memory_run(tp.url, sq.url, count, args.c)
             print(f"verify run: {count} probes (old+new each) at {rate:.0f} probes/s, {agree} agree; "

@@ -8,7 +8,7 @@ The JSON document is the contract the ``plan-cutover`` helper reads: keep the ke
  "summary": {"total", "agree", "widened", "narrowed", "changed", "noisy", "errors"},
  "complete": bool, "deadline_hit": bool,
  "latency_ms": {"old": {"p50", "p95"}, "old2": {...}, "new": {...}},
- "probes": [ProbeResult.to_record(), ...]}
+ "probes": [ProbeResult.to_record(), ...]}      # in completion order; sort by "id" if needed
 ```
 Proxy URLs are stored without userinfo; credentials never appear in any output.
 """

@@ -127,19 +127,12 @@ class Spool:
                 self.hidden += 1
 
     def records(self) -> Iterator[dict[str, Any]]:
-        """Every record, sorted by probe id (the engine finishes them out of order)."""
+        """Every record, in completion order (each has its ``id``; nothing is sorted in memory)."""
         assert self._fh is not None
         self._fh.flush()
         self._fh.seek(0)
-        offsets: list[tuple[int, int]] = []
-        pos = 0
-        for line in iter(self._fh.readline, ""):
-            offsets.append((json.loads(line[: line.index(",")] + "}")["id"], pos))
-            pos = self._fh.tell()
-        offsets.sort()
-        for _id, off in offsets:
-            self._fh.seek(off)
-            yield json.loads(self._fh.readline())
+        for line in self._fh:
+            yield json.loads(line)
 
     def close(self) -> None:
         """Drop the spool file."""

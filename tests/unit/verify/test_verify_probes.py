@@ -149,3 +149,14 @@ def test_merge_dedupes_and_caps():
     assert out == [a]
     assert [d.code for d in report] == ["TS508"]
     assert list(merge([[a, b], [c]])) == [a, c]
+
+
+def test_seen_filter_is_fixed_size_and_exact_at_scale():
+    from tinysquid.verify.probes import SeenFilter
+
+    f = SeenFilter()
+    size = len(f.bits)
+    keys = [("GET", f"h{i}.example", 80, "/", "default") for i in range(20000)]
+    assert not any(f.add(k) for k in keys)  # no false duplicates
+    assert all(f.add(k) for k in keys[:100])
+    assert len(f.bits) == size == 2 * 1024 * 1024

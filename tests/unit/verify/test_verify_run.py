@@ -55,10 +55,10 @@ def test_exit_code_precedence(outcomes, deadline, expected):
     spool.close()
 
 
-def test_spool_returns_records_in_probe_order_and_bounds_the_table():
+def test_spool_streams_records_in_completion_order():
     spool = Spool()
     for i in (3, 1, 2):
         spool.add(_result(i, Outcome.WIDENED))
-    assert [r["id"] for r in spool.records()] == [1, 2, 3]
+    assert [r["id"] for r in spool.records()] == [3, 1, 2]
     assert len(spool.shown) == 3 and spool.hidden == 0
     spool.close()
