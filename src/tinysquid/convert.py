@@ -133,7 +133,7 @@ def render_report_json(report: Report, config_path: Path, options: ConvertOption
                  "tinyproxy_version": str(options.tinyproxy_version), "harden": options.harden,
                  "tighten": options.tighten},
     )
-    return render.dump_json(doc)
+    return render.dump_json_lines(doc, "findings")
 
 
 def render_report_markdown(report: Report, config_path: Path) -> str:

@@ -46,6 +46,23 @@ def dump_json(doc: Any) -> str:
     return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
+def dump_json_lines(doc: dict[str, Any], list_key: str = "findings") -> str:
+    """JSON with ``doc[list_key]`` written one item per line (the C encoder, no indentation inside
+    an item): as readable in a diff as indented JSON and an order of magnitude faster for 100,000
+    findings. The header keys are indented as usual."""
+    items = doc.get(list_key, [])
+    head = {k: v for k, v in doc.items() if k != list_key}
+    head_text = json.dumps(head, indent=2, ensure_ascii=False)
+    if not items:
+        body = f'"{list_key}": []'
+    else:
+        rows = ",\n".join("    " + json.dumps(item, ensure_ascii=False) for item in items)
+        body = f'"{list_key}": [\n{rows}\n  ]'
+    if head:
+        return head_text[:-2] + ",\n  " + body + "\n}\n"
+    return "{\n  " + body + "\n}\n"
+
+
 def dump_yaml(doc: Any) -> str:
     """Block-style YAML that keeps key order."""
     import yaml

@@ -71,3 +71,13 @@ def test_input_error_carries_diagnostic():
     d = make("TS002", "binary", source="t", span=Span("x", 1))
     err = InputError(d)
     assert err.diagnostic is d and "x:1:1" in str(err)
+
+
+def test_json_lines_is_the_same_document():
+    r = Report()
+    for n in range(3):
+        r.add(make("TS200", f"line {n} \"q\" ü", source="t", span=Span("a", n + 1)))
+    doc = render.to_document(r, schema_version=1, options={"x": [1, 2]})
+    assert json.loads(render.dump_json_lines(doc)) == doc
+    assert json.loads(render.dump_json_lines({"findings": []})) == {"findings": []}
+    assert json.loads(render.dump_json_lines({"findings": [{"a": 1}]})) == {"findings": [{"a": 1}]}
