@@ -82,10 +82,8 @@ def convert_file(path: Path, options: ConvertOptions | None = None) -> ConvertRe
     policy = tinyproxy.read_policy(Path(path), version=options.tinyproxy_version, root=options.root,
                                    report=report)
     policy = passes.run_passes(policy, options, report)
-    squid_conf = squid_render.render_squid_conf(policy, squid_version=options.squid_version,
-                                                for_chart=False, report=report)
-    chart_conf = squid_render.render_squid_conf(policy, squid_version=options.squid_version,
-                                                for_chart=True, report=Report())
+    squid_conf, chart_conf = squid_render.render_squid_confs(policy, squid_version=options.squid_version,
+                                                             report=report)
     values = helm_values.render_values(policy, chart_conf, chart_version=options.chart_version,
                                        report=report)
     result.files["squid.conf"] = OutputFile(squid_conf)

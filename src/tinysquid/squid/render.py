@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from tinysquid import __version__
 from tinysquid.diagnostics import InputError, Report
-from tinysquid.diagnostics.model import Span, make
+from tinysquid.diagnostics.model import Diagnostic, Span, make
 from tinysquid.policy import ir
 from tinysquid.policy.passes.cidrs import KNOWN_NAMES, AddressSet, decide_clients, format_network
 
@@ -201,6 +201,24 @@ def render_squid_conf(policy: ir.Policy, *, squid_version: str = "6", for_chart:
     and every literal ``{{`` escaped for Helm ``tpl``. Findings about inexact translations go to
     ``report``, located on the IR node's ``origin``.
     """
+    return _render(policy, squid_version, for_chart, report, _DestCache())
+
+
+def render_squid_confs(policy: ir.Policy, *, squid_version: str = "6", report: Report) -> tuple[str, str]:
+    """Both renderings ``convert`` writes: (standalone squid.conf, the chart's copy).
+
+    Same text as two :func:`render_squid_conf` calls, but the destination filter section, which is
+    identical in both and is nearly all of the work for a large allowlist (one ACL value, comment and
+    regcomp check per pattern), is built once. Findings go to ``report`` once (from the standalone
+    rendering); the chart rendering's own findings are the same ones and are not repeated.
+    """
+    cache = _DestCache()
+    plain = _render(policy, squid_version, False, report, cache)
+    chart = _render(policy, squid_version, True, Report(), cache)
+    return plain, chart
+
+
+def _render(policy: ir.Policy, squid_version: str, for_chart: bool, report: Report, cache: _DestCache) -> str:
     if squid_version not in ("5", "6"):
         raise ValueError(f"squid_version must be '5' or '6', not {squid_version!r}")
     conf = _Conf()
@@ -210,9 +228,35 @@ def render_squid_conf(policy: ir.Policy, *, squid_version: str = "6", for_chart:
     _headers(conf, policy.headers, report)
     upstream_acls = _Conf()
     matchers = _upstream_matchers(upstream_acls, policy.upstream, report)
-    _access(conf, policy, upstream_acls, matchers, report)
+    _access(conf, policy, upstream_acls, matchers, report, cache)
     _upstream(conf, policy.upstream, matchers, report)
     return _finish(conf, for_chart)
+
+
+@dataclass
+class _DestSection:
+    """The destination filter's ACL lines, http_access lines and findings, as ``_dest_rules`` made them."""
+
+    acl_lines: list[str]
+    rules: list[str]
+    findings: list[Diagnostic]
+
+
+@dataclass
+class _DestCache:
+    """Builds the destination section on first use (at the same point in the rendering as before, so
+    an error in it surfaces in the same order) and hands the same section to a second rendering."""
+
+    section: _DestSection | None = None
+
+    def emit(self, acls: _Conf, rules: list[str], dest: ir.DestPolicy | None, report: Report) -> None:
+        if self.section is None:
+            own_acls, own_rules, own_report = _Conf(), [], Report()
+            _dest_rules(own_acls, own_rules, dest, own_report)
+            self.section = _DestSection(own_acls.lines, own_rules, own_report.diagnostics)
+        acls.lines.extend(self.section.acl_lines)
+        rules.extend(self.section.rules)
+        report.extend(self.section.findings)
 
 
 def _finish(conf: _Conf, for_chart: bool) -> str:
@@ -336,7 +380,7 @@ def _header_name(name: str) -> str:
 
 
 def _access(conf: _Conf, policy: ir.Policy, upstream_acls: _Conf, matchers: list[list[str]],
-            report: Report) -> None:
+            report: Report, cache: _DestCache) -> None:
     acl_lines = _Conf()
     rules: list[str] = []
 
@@ -357,7 +401,7 @@ def _access(conf: _Conf, policy: ir.Policy, upstream_acls: _Conf, matchers: list
         hard_rules = _hardening_rules(policy.upstream, matchers)
         needs_ip_literal = needs_ip_literal or any("ts_ip_literal" in r for r in hard_rules)
         rules.extend(hard_rules)
-    _dest_rules(acl_lines, rules, policy.destinations, report)
+    cache.emit(acl_lines, rules, policy.destinations, report)
     rules.append("# explicit terminal rule")
     rules.append("http_access deny all")
 
