@@ -56,7 +56,9 @@ def dump_json_lines(doc: dict[str, Any], list_key: str = "findings") -> str:
     if not items:
         body = f'"{list_key}": []'
     else:
-        rows = ",\n".join("    " + json.dumps(item, ensure_ascii=False) for item in items)
+        # one encoder for every row: json.dumps(..., ensure_ascii=False) builds a new one per call
+        encode = json.JSONEncoder(ensure_ascii=False).encode
+        rows = ",\n".join(["    " + encode(item) for item in items])
         body = f'"{list_key}": [\n{rows}\n  ]'
     if head:
         return head_text[:-2] + ",\n  " + body + "\n}\n"

@@ -60,11 +60,14 @@ class Report:
 
     def errors(self) -> list[Diagnostic]:
         """The error-severity findings, sorted."""
-        return [d for d in self if d.severity is Severity.ERROR]
+        # filter, then sort (stable, so the same order as sorting everything first): the exit-code
+        # decision must not sort 100,000 exact findings to find none
+        return sorted((d for d in self.diagnostics if d.severity is Severity.ERROR), key=_sort_key)
 
     def not_exact(self) -> list[Diagnostic]:
         """Convert findings whose status is set and is not ``exact``, sorted."""
-        return [d for d in self if d.status is not None and d.status is not Status.EXACT]
+        return sorted((d for d in self.diagnostics if d.status is not None and d.status is not Status.EXACT),
+                      key=_sort_key)
 
     def to_records(self) -> list[dict[str, Any]]:
         """Every finding as a JSON-ready dict, sorted by file, line, column, code."""
