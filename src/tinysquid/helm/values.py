@@ -128,11 +128,12 @@ def _dump(data: Any) -> str:
                      width=100_000)
 
 
-_PRINTABLE = re.compile(r"[^\x09\x0A\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD]")
+_PRINTABLE = re.compile(r"[^\x09\x0A\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD]")
 
 
 def _literal_safe(text: str) -> bool:
-    """True when a ``|`` block reproduces ``text`` exactly: printable characters only, no line that
+    """True when a ``|`` block reproduces ``text`` exactly: printable characters only (YAML also
+    breaks lines at NEL, LS and PS, and strips a BOM), no line that
     starts with white space first (it would need an indentation indicator), no trailing blanks."""
     if not text.strip() or text[0] in " \t\n" or _PRINTABLE.search(text):
         return False
