@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -70,13 +73,35 @@ def convert_file(path: Path, options: ConvertOptions | None = None) -> ConvertRe
     Raises:
         InputError: the input is something tinyproxy itself would refuse, or cannot be read.
     """
+    with _no_cyclic_gc():
+        return _convert(path, options or ConvertOptions())
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for one conversion.
+
+    A large filter makes hundreds of thousands of long-lived, acyclic objects (findings, spans,
+    patterns, lines); every generation-2 collection walks all of them again and frees nothing
+    (~1 s of a 4.6 s conversion of 100,000 entries). Reference counting still frees everything as
+    usual; the collector is re-enabled (if it was on) when the conversion ends, even on error.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _convert(path: Path, options: ConvertOptions) -> ConvertResult:
     from tinysquid import tinyproxy
     from tinysquid.helm import values as helm_values
     from tinysquid.policy import passes
     from tinysquid.squid import auth as squid_auth
     from tinysquid.squid import render as squid_render
 
-    options = options or ConvertOptions()
     result = ConvertResult()
     report = result.report
     policy = tinyproxy.read_policy(Path(path), version=options.tinyproxy_version, root=options.root,
