@@ -16,6 +16,7 @@ Proxy URLs are stored without userinfo; credentials never appear in any output.
 from __future__ import annotations
 
 import json
+import math
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -169,9 +170,48 @@ class ProbeResult:
         return rec
 
 
+class Latency:
+    """Time-to-first-byte samples of one proxy in constant memory: exact percentiles up to
+    ``EXACT`` samples, then from a log-spaced histogram (2% wide buckets, 1 µs to 10 min)."""
+
+    EXACT = 4096
+    _BASE = 1.02
+    _MIN_MS = 0.001
+    _BUCKETS = int(math.log(600_000 / 0.001, 1.02)) + 2
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.samples = array("f")
+        self.hist = array("I", bytes(4 * self._BUCKETS))
+
+    def add(self, ms: float) -> None:
+        """Record one sample."""
+        self.count += 1
+        if len(self.samples) < self.EXACT:
+            self.samples.append(ms)
+        idx = 0 if ms <= self._MIN_MS else min(self._BUCKETS - 1, int(math.log(ms / self._MIN_MS, self._BASE)) + 1)
+        self.hist[idx] += 1
+
+    def percentile(self, q: float) -> float | None:
+        """The q-quantile in ms (None without samples)."""
+        if self.count == 0:
+            return None
+        if self.count <= self.EXACT:
+            ordered = sorted(self.samples)
+            return round(ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))], 2)
+        rank = q * (self.count - 1)
+        seen = 0
+        for idx, n in enumerate(self.hist):
+            seen += n
+            if seen > rank:
+                low = self._MIN_MS * self._BASE ** (idx - 1) if idx else 0.0
+                return round(low * math.sqrt(self._BASE) if idx else 0.0, 2)
+        return None
+
+
 @dataclass
 class Summary:
-    """Counts by outcome and latency samples per proxy (a float array: 4 bytes a probe, not objects)."""
+    """Counts by outcome and latency per proxy, both in constant memory."""
 
     total: int = 0
     agree: int = 0
@@ -180,7 +220,7 @@ class Summary:
     changed: int = 0
     noisy: int = 0
     errors: int = 0
-    latencies: dict[str, array] = field(default_factory=dict)
+    latencies: dict[str, Latency] = field(default_factory=dict)
 
     def add(self, result: ProbeResult) -> None:
         """Count one result."""
@@ -189,7 +229,7 @@ class Summary:
         setattr(self, name, getattr(self, name) + 1)
         for answer in (*result.old, result.new):
             if answer.ttfb_ms is not None:
-                self.latencies.setdefault(answer.proxy, array("f")).append(answer.ttfb_ms)
+                self.latencies.setdefault(answer.proxy, Latency()).add(answer.ttfb_ms)
 
     def counts(self) -> dict[str, int]:
         """The ``summary`` object of the JSON document."""
@@ -199,18 +239,8 @@ class Summary:
 
     def latency(self) -> dict[str, dict[str, float | None]]:
         """p50/p95 time to first byte per proxy, in ms."""
-        out: dict[str, dict[str, float | None]] = {}
-        for name, values in self.latencies.items():
-            ordered = sorted(values)
-            out[name] = {"p50": _pct(ordered, 0.50), "p95": _pct(ordered, 0.95), "count": len(ordered)}
-        return out
-
-
-def _pct(ordered: list[float], q: float) -> float | None:
-    if not ordered:
-        return None
-    idx = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return round(ordered[idx], 2)
+        return {name: {"p50": lat.percentile(0.50), "p95": lat.percentile(0.95), "count": lat.count}
+                for name, lat in self.latencies.items()}
 
 
 def redact_url(url: str) -> str:

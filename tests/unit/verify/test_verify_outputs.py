@@ -114,3 +114,18 @@ def test_credentials_never_in_output():
 def test_parse_head(data, decision, error):
     a = parse_head(data, "old", 1.0, None)
     assert a.decision is decision and a.error == error
+
+
+def test_latency_percentiles_exact_then_histogram():
+    from tinysquid.verify.model import Latency
+
+    small = Latency()
+    for ms in (1.0, 2.0, 3.0, 4.0, 100.0):
+        small.add(ms)
+    assert small.percentile(0.5) == 3.0 and small.percentile(0.95) == 100.0
+    big = Latency()
+    for i in range(50_000):
+        big.add(1.0 + (i % 100))  # uniform 1..100 ms
+    assert abs(big.percentile(0.5) - 50.5) / 50.5 < 0.03
+    assert abs(big.percentile(0.95) - 95.5) / 95.5 < 0.03
+    assert len(big.samples) == Latency.EXACT  # memory stays bounded
