@@ -521,21 +521,38 @@ def _is_anchor(node: Node) -> bool:
 
 def with_icase_quirk(node: Node) -> Node:
     """Apply glibc's REG_ICASE quirk: an escaped lower-case ASCII letter (``\\d``, ``\\n``) never
-    matches anything [checked against glibc 2.36 regexec]. Call only for case-insensitive patterns."""
+    matches anything [checked against glibc 2.36 regexec]. Call only for case-insensitive patterns.
+
+    A subtree the quirk does not touch is returned as the same object, so the caller's "did it
+    change" comparison is an identity check and unchanged trees are not copied (most patterns)."""
     if isinstance(node, Lit):
         return Never() if node.escaped and "a" <= node.ch <= "z" else node
     if isinstance(node, Group):
-        return Group(with_icase_quirk(node.body))
+        body = with_icase_quirk(node.body)
+        return node if body is node.body else Group(body)
     if isinstance(node, Repeat):
         inner = with_icase_quirk(node.node)
+        if inner is node.node:
+            return node
         if isinstance(inner, Never):
             return Concat(()) if node.lo == 0 else inner
         return Repeat(inner, node.lo, node.hi)
     if isinstance(node, Concat):
-        return Concat(tuple(with_icase_quirk(n) for n in node.items))
+        items = _quirk_all(node.items)
+        return node if items is node.items else Concat(items)
     if isinstance(node, Alt):
-        return Alt(tuple(with_icase_quirk(n) for n in node.branches))
+        branches = _quirk_all(node.branches)
+        return node if branches is node.branches else Alt(branches)
     return node
+
+
+def _quirk_all(nodes: tuple[Node, ...]) -> tuple[Node, ...]:
+    """``with_icase_quirk`` of each node; the same tuple when none changed. A plain literal (the
+    bulk of any pattern) is recognised inline instead of through a call."""
+    out = [n if type(n) is Lit and not n.escaped else with_icase_quirk(n) for n in nodes]
+    if all(a is b for a, b in zip(out, nodes)):
+        return nodes
+    return tuple(out)
 
 
 def contains_never(node: Node) -> bool:
@@ -653,7 +670,7 @@ def _skeleton(node: Node) -> Node:
     """``node`` with every run of literals replaced by one ``a``: Python's ability to compile the
     rendering does not depend on which characters the (always escaped) literals are, nor how many."""
     if isinstance(node, Lit):
-        return Lit("a")
+        return _SKELETON_LIT
     if isinstance(node, Group):
         return Group(_skeleton(node.body))
     if isinstance(node, Repeat):
@@ -663,11 +680,15 @@ def _skeleton(node: Node) -> Node:
     if isinstance(node, Concat):
         out: list[Node] = []
         for item in node.items:
-            sk = _skeleton(item)
+            # literals inline (no recursive call): they are most of the items
+            sk = _SKELETON_LIT if isinstance(item, Lit) else _skeleton(item)
             if not (isinstance(sk, Lit) and out and isinstance(out[-1], Lit)):
                 out.append(sk)
         return Concat(tuple(out))
     return node
+
+
+_SKELETON_LIT = Lit("a")
 
 
 @lru_cache(maxsize=4096)
