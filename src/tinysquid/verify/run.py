@@ -83,7 +83,9 @@ def collect(req: VerifyRequest, report: Report) -> Iterator[Probe]:
     """The merged, deduplicated probe stream (rule-derived first, then logs, then targets)."""
     streams: list[Iterable[Probe]] = []
     if req.config is not None:
-        streams.append(sources.from_policy(_read_policy(req, report), http_port=req.http_port, report=report))
+        policy = _read_policy(req, report)
+        _check_policy_against_run(req, policy, report)
+        streams.append(sources.from_policy(policy, http_port=req.http_port, report=report))
     streams.extend(sources.parse_log(p, report) for p in req.from_log)
     streams.extend(sources.parse_targets(p) for p in req.targets)
     streams.append(req.extra_probes)
@@ -98,8 +100,19 @@ def _read_policy(req: VerifyRequest, report: Report):  # -> ir.Policy
     from tinysquid.tinyproxy import read_policy
 
     assert req.config is not None
+    # The front end's per-line fidelity findings belong to `convert`'s report, not to this run.
     return read_policy(req.config, version=TinyproxyVersion(req.tinyproxy_version), root=req.root,
                        report=Report())
+
+
+def _check_policy_against_run(req: VerifyRequest, policy, report: Report) -> None:  # type: ignore[no-untyped-def]
+    limit = policy.limits.max_clients
+    if limit and req.engine.concurrency > limit:
+        report.add(make("TS511", f"--concurrency {req.engine.concurrency} exceeds MaxClients {limit} of the old proxy",
+                        source="verify", span=policy.limits.max_clients_origin, subject="--concurrency"))
+    if policy.auth is not None and not req.old_auth and not req.new_auth and not any("@" in u for u in req.old):
+        report.add(make("TS512", "BasicAuth is set but no --old-auth/--new-auth was given", source="verify",
+                        subject="--old-auth"))
 
 
 @dataclass

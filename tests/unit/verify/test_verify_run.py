@@ -62,3 +62,20 @@ def test_spool_streams_records_in_completion_order():
     assert [r["id"] for r in spool.records()] == [3, 1, 2]
     assert len(spool.shown) == 3 and spool.hidden == 0
     spool.close()
+
+
+def test_warnings_from_the_config_about_the_run():
+    from tinysquid.policy import ir
+    from tinysquid.verify.engine import EngineOptions
+    from tinysquid.verify.run import VerifyRequest, _check_policy_against_run
+
+    policy = ir.Policy(listener=ir.Listener(8888), limits=ir.Limits(max_clients=4),
+                       auth=ir.AuthPolicy((ir.BasicAuthUser("u", ir.Secret("p")),)))
+    report = Report()
+    _check_policy_against_run(VerifyRequest(old=["http://a:1"], new="http://b:2", engine=EngineOptions(concurrency=8)),
+                              policy, report)
+    assert sorted(d.code for d in report) == ["TS511", "TS512"]
+    report = Report()
+    _check_policy_against_run(VerifyRequest(old=["http://a:1"], new="http://b:2", old_auth=["env:X"],
+                                            engine=EngineOptions(concurrency=2)), policy, report)
+    assert list(report) == []

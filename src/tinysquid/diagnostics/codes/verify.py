@@ -45,4 +45,14 @@ CODES: tuple[CodeInfo, ...] = (
              "No concrete host could be generated that matches a filter pattern.",
              "That pattern is not exercised by rule-derived probes.",
              "Add a matching host to a --targets file."),
+    CodeInfo("TS511", "concurrency-above-maxclients", Severity.WARNING,
+             "--concurrency is higher than the old proxy's MaxClients.",
+             "tinyproxy stops accepting at MaxClients and leaves further clients in the backlog, so probes "
+             "time out as errors and real users of that proxy wait (research notes §2 step 0, issue #383).",
+             "Lower --concurrency below MaxClients (and below its free headroom in production)."),
+    CodeInfo("TS512", "basicauth-without-credentials", Severity.INFO,
+             "The config sets BasicAuth but neither --old-auth nor --new-auth was given.",
+             "Probes then carry no credentials: both proxies answer 407 and only the auth gate is compared, "
+             "not the rules behind it.",
+             "Pass --old-auth env:VAR and --new-auth env:VAR with a valid user."),
 )
