@@ -147,7 +147,7 @@ def render_report_json(report: Report, config_path: Path, options: ConvertOption
     """``report.json``: schema_version, generator, input, options, summary, findings."""
     from tinysquid.diagnostics import render
 
-    doc = render.to_document(
+    return render.dump_report_json_lines(
         report,
         schema_version=REPORT_SCHEMA_VERSION,
         generated_by=GENERATED_BY,
@@ -156,7 +156,6 @@ def render_report_json(report: Report, config_path: Path, options: ConvertOption
                  "tinyproxy_version": str(options.tinyproxy_version), "harden": options.harden,
                  "tighten": options.tighten},
     )
-    return render.dump_json_lines(doc, "findings")
 
 
 def render_report_markdown(report: Report, config_path: Path) -> str:
