@@ -113,6 +113,9 @@ def _convert(path: Path, options: ConvertOptions) -> ConvertResult:
                                        report=report)
     result.files["squid.conf"] = OutputFile(squid_conf)
     result.files["values.yaml"] = OutputFile(helm_values.dump_values(values))
+    # The chart's copy of squid.conf now lives inside values.yaml; drop the 15 MB string (a 100k
+    # allowlist; UCS-2 because of the em dash in the header) before the reports are built.
+    del chart_conf, values
     result.files.update(squid_auth.render_auth_files(policy, report=report))
     settle_line_statuses(report)
     result.policy = policy
