@@ -33,6 +33,9 @@ class Report:
     """Findings of one command run. Stages add to it; only ``exit_code`` decides the outcome."""
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # (the findings as last sorted, that order): see _sorted
+    _order: tuple[tuple[Diagnostic, ...], list[Diagnostic]] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     def add(self, diagnostic: Diagnostic) -> None:
         """Record one finding."""
@@ -43,7 +46,20 @@ class Report:
         self.diagnostics.extend(diagnostics)
 
     def __iter__(self) -> Iterator[Diagnostic]:
-        return iter(sorted(self.diagnostics, key=_sort_key))
+        return iter(self._sorted())
+
+    def _sorted(self) -> list[Diagnostic]:
+        """The findings in report order, reused while ``diagnostics`` holds the same objects.
+
+        ``convert`` iterates a report several times (report.json, report.md, the summary); building
+        100,000 sort keys each time cost more than the check that nothing changed (an identity
+        comparison of two tuples). Stages may append or replace findings at any time; any change
+        shows up in that comparison and the order is rebuilt.
+        """
+        current = tuple(self.diagnostics)
+        if self._order is None or self._order[0] != current:
+            self._order = (current, sorted(current, key=_sort_key))
+        return self._order[1]
 
     def __len__(self) -> int:
         return len(self.diagnostics)

@@ -63,8 +63,11 @@ class Chunk(NamedTuple):
 def fgets_lines(data: bytes, bufsize: int) -> list[Chunk]:
     """Split like repeated ``fgets(buf, bufsize)``: each chunk ends at a newline or after
     ``bufsize - 1`` bytes."""
-    out: list[Chunk] = []
     limit = bufsize - 1
+    raw_lines = data.split(b"\n")
+    if max(map(len, raw_lines)) < limit:
+        return _whole_lines(data, raw_lines)
+    out: list[Chunk] = []
     pos = 0
     n = len(data)
     line, col = 1, 1
@@ -82,6 +85,26 @@ def fgets_lines(data: bytes, bufsize: int) -> list[Chunk]:
             line, col = line + 1, 1
         else:
             col += len(text)
+    return out
+
+
+def _whole_lines(data: bytes, raw_lines: list[bytes]) -> list[Chunk]:
+    """``fgets_lines`` when every line (with its newline) fits the buffer: one chunk per line,
+    complete, starting at column 1. The file is decoded in one go, which gives the same text as
+    decoding line by line: a newline byte never belongs to a multi-byte UTF-8 sequence, so no
+    decoding error (each escaped byte by byte by surrogateescape) spans two lines."""
+    texts = data.decode("utf-8", "surrogateescape").split("\n")
+    assert len(texts) == len(raw_lines)
+    if texts[-1] == "":  # the file ends with a newline (or is empty): no last partial line
+        texts.pop()
+        last = None
+    else:
+        last = texts.pop()
+    new = tuple.__new__  # Chunk(...) without the NamedTuple's Python-level __new__
+    out = [new(Chunk, (text + "\n", True, n, 1, n)) for n, text in enumerate(texts, 1)]
+    if last is not None:
+        n = len(out) + 1
+        out.append(new(Chunk, (last, True, n, 1, n)))
     return out
 
 
