@@ -293,10 +293,32 @@ class Lab:
 
     def decide(self, old: Sequence[ProxyTarget], new: ProxyTarget, probes: Iterable[Probe],
                opts: EngineOptions | None = None) -> list[ProbeResult]:
-        """Send ``probes`` through the proxies with the verify engine; results in probe order."""
+        """Send ``probes`` through the proxies with the verify engine; results in probe order.
+
+        Refuses (AssertionError) any probe whose destination could leave the machine: an address
+        literal must be loopback, and a host name must be one this lab maps to 127.0.0.1."""
+        probes = list(probes)
+        assert_loopback_only(probes, self.hosts)
         results: list[ProbeResult] = []
         run(probes, old, new, opts or EngineOptions(concurrency=8, timeout=5, deadline=60), results.append)
         return sorted(results, key=lambda r: r.index)
+
+
+def assert_loopback_only(probes: Iterable[Probe], mapped: Iterable[str]) -> None:
+    """The network rule as a check: every probe destination is 127.0.0.0/8, ::1, or a name the
+    lab's hosts file maps to 127.0.0.1 (unmapped names fail at the dead resolver, but are refused
+    here anyway so a test cannot silently depend on one)."""
+    import ipaddress
+
+    names = {h.lower().rstrip(".") for h in mapped}
+    for p in probes:
+        host = p.host.strip("[]")
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            assert host.lower().rstrip(".") in names, f"probe host {p.host!r} is not mapped to loopback"
+            continue
+        assert address.is_loopback, f"probe destination {p.host} is not a loopback address"
 
 
 def _wait_listening(r: Running) -> None:
