@@ -98,8 +98,13 @@ def canonical_domains(entries: Iterable[tuple[str, bool]]) -> list[str]:
     def covered(name: str, *, self_counts: bool) -> bool:
         if self_counts and name in wild:
             return True
-        parts = name.split(".")
-        return any(".".join(parts[i:]) in wild for i in range(1, len(parts)))
+        # every proper parent: the text after each dot (no split/join per suffix)
+        dot = name.find(".")
+        while dot >= 0:
+            if name[dot + 1:] in wild:
+                return True
+            dot = name.find(".", dot + 1)
+        return False
 
     keep = [f".{n}" for n in wild if not covered(n, self_counts=False)]
     keep += [n for n in exact if not covered(n, self_counts=True)]
@@ -261,7 +266,14 @@ class _DestCache:
 
 def _finish(conf: _Conf, for_chart: bool) -> str:
     # No trailing blanks: they would also stop YAML from keeping the chart copy as a literal block.
-    text = "\n".join(line.rstrip() for line in conf.lines).rstrip("\n") + "\n"
+    # Trailing empty lines are dropped from the list before the one join (the same text as joining
+    # everything, stripping the trailing newlines and adding one, without two more 15 MB copies).
+    lines = [line.rstrip() for line in conf.lines]
+    while lines and not lines[-1]:
+        lines.pop()
+    lines.append("")
+    text = "\n".join(lines) if len(lines) > 1 else "\n"
+    del lines
     if for_chart:
         # The chart runs the whole file through Helm `tpl`: a literal "{{" would start an action.
         text = text.replace("{{", '{{"{{"}}')
