@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CORPUS
-from tests.integration.harness import Lab
+from tests.integration.harness import Lab, assert_loopback_only
 from typer.testing import CliRunner
 
 from tinysquid.cli import app
@@ -157,6 +157,7 @@ def test_tinyproxy_and_converted_squid_decide_alike(name, tinyproxy_bin, squid_b
     # verify --config derives the same probes from the same front end: map all their hosts first
     probes = from_policy(result.policy, http_port=lab.origin_port) + extra
     lab.hosts.update(hosts_of(probes))
+    assert_loopback_only(probes, lab.hosts)  # the same probes verify --config sends: loopback only
     targets = lab.write("extra-targets.txt", "".join(f"{p.method.value} {p.target}\n" for p in extra
                                                      if p.auth is AuthMode.DEFAULT))
     tp = lab.start_tinyproxy(conf_path.read_text())
