@@ -305,20 +305,27 @@ class Lab:
 
 
 def assert_loopback_only(probes: Iterable[Probe], mapped: Iterable[str]) -> None:
-    """The network rule as a check: every probe destination is 127.0.0.0/8, ::1, or a name the
-    lab's hosts file maps to 127.0.0.1 (unmapped names fail at the dead resolver, but are refused
-    here anyway so a test cannot silently depend on one)."""
+    """The network rule as a check: every probe destination is 127.0.0.0/8, ::1 (or 0.0.0.0, which
+    Linux delivers to this host), or a name the lab's hosts file maps to 127.0.0.1. Numeric hosts
+    are read as the proxies read them (``inet_aton``: ``0``, ``0x7f.1``, ``127.1``). Unmapped names
+    would fail at the dead resolver, but are refused here anyway so a test cannot depend on one."""
     import ipaddress
 
     names = {h.lower().rstrip(".") for h in mapped}
     for p in probes:
         host = p.host.strip("[]")
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
+            if re.fullmatch(r"[0-9a-fA-FxX.]+", host):
+                with contextlib.suppress(OSError):
+                    address = ipaddress.IPv4Address(socket.inet_aton(host))
+        if address is None:
             assert host.lower().rstrip(".") in names, f"probe host {p.host!r} is not mapped to loopback"
             continue
-        assert address.is_loopback, f"probe destination {p.host} is not a loopback address"
+        assert address.is_loopback or address.is_unspecified, \
+            f"probe destination {p.host} ({address}) is not a loopback address"
 
 
 def _wait_listening(r: Running) -> None:
