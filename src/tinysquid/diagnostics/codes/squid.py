@@ -44,7 +44,7 @@ CODES: tuple[CodeInfo, ...] = (
              "squid 5.7 skips such a pattern with only an ERROR line and starts anyway (6.x stops), so a "
              "blocklist would silently let its hosts through.",
              "Fix the pattern in the filter file.", None),
-    CodeInfo("TS257", "dest-host-case-folded", I,
+    CodeInfo("TS257", "dest-host-case-folded", W,
              "A case-sensitive host pattern in an allowlist now also admits the host spelled in upper case.",
              "tinyproxy tests the host as the client spelled it; squid lower-cases it first. The destination "
              "is the same host either way (DNS names are case-insensitive).",
