@@ -71,6 +71,7 @@ def verify(
                              source_ip=source_ip, route_header=route_header),
     )
     try:
+        _check_inputs([p for p in (config, *(from_log or []), *(targets or [])) if p is not None], report)
         run = _execute_with_progress(req, execute)
     except InputError as exc:  # issue #3: bad arguments are exit 4 with a clear message
         err_console.print(f"[red]error:[/] {escape(exc.diagnostic.human())}")
@@ -92,6 +93,19 @@ def verify(
     finally:
         run.spool.close()
     raise typer.Exit(int(code))
+
+
+def _check_inputs(paths: list[Path], report: Path | None) -> None:
+    """Every input file is readable and the --report folder exists, before any probe is sent."""
+    from tinysquid.diagnostics import InputError
+    from tinysquid.diagnostics.model import make
+
+    for path in paths:
+        if not path.is_file():
+            raise InputError(make("TS001", "no such file", source="cli.verify", subject=str(path)))
+    if report is not None and not report.parent.is_dir():
+        raise InputError(make("TS001", f"--report {report}: folder {report.parent} does not exist",
+                              source="cli.verify", subject=str(report)))
 
 
 def _execute_with_progress(req, execute):  # type: ignore[no-untyped-def]

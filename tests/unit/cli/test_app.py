@@ -30,3 +30,11 @@ def test_convert_does_not_import_aws_or_kubernetes():
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_verify_missing_input_file_is_a_clean_exit_4(tmp_path):
+    for flag in ("--targets", "--from-log", "--config"):
+        result = runner.invoke(app, ["verify", "--old", "http://127.0.0.1:9", "--new", "http://127.0.0.1:9",
+                                     flag, str(tmp_path / "missing")])
+        assert result.exit_code == 4, (flag, result.output)
+        assert "TS001" in result.output and result.exception is None or isinstance(result.exception, SystemExit)
