@@ -56,6 +56,21 @@ def session(region: str = "us-east-1") -> Any:
 
 
 @contextlib.contextmanager
+def fake_aws_env() -> Iterator[Any]:
+    """Only fake credentials in the environment (no profile files, no instance metadata) while the
+    block runs; yields the MonkeyPatch so a test can change more."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("AWS_"):
+                mp.delenv(key)
+        for key, value in fake_env({}).items():
+            mp.setenv(key, value)
+        yield mp
+
+
+@contextlib.contextmanager
 def threaded_moto() -> Iterator[str]:
     """moto's ThreadedMotoServer on 127.0.0.1, a free port; yields the endpoint URL; always stopped."""
     import logging

@@ -9,13 +9,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.integration._moto import RecordingProxy, fake_env, reset, seed_estate, threaded_moto
+from tests.integration._moto import RecordingProxy, fake_aws_env, reset, seed_estate, threaded_moto
 from tinysquid.cli import app
 from tinysquid.inventory.model import check_document
 
@@ -29,12 +28,7 @@ MUTATING = re.compile(r"^(Create|Delete|Modify|Put|Update|Attach|Detach|Associat
 
 @pytest.fixture(scope="module")
 def moto_url():
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("AWS_"):
-                mp.delenv(key)
-        for key, value in fake_env({}).items():
-            mp.setenv(key, value)
+    with fake_aws_env():
         with threaded_moto() as url:
             yield url
 

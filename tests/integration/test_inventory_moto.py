@@ -9,12 +9,11 @@ on 443, an attached and an idle EIP, an alias to the decoy NLB).
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.integration._moto import fake_env, reset, seed_estate, session, threaded_moto
+from tests.integration._moto import fake_aws_env, reset, seed_estate, session, threaded_moto
 from tinysquid.cli import app
 from tinysquid.inventory.cost import load_prices
 from tinysquid.inventory.model import KEYS, check_document
@@ -27,12 +26,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def aws_env():
     """Fake credentials only, no profile files, no instance metadata (module-wide)."""
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("AWS_"):
-                mp.delenv(key)
-        for key, value in fake_env({}).items():
-            mp.setenv(key, value)
+    with fake_aws_env() as mp:
         yield mp
 
 

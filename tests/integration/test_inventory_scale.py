@@ -6,14 +6,13 @@ call, counted on the wire by the recording proxy in front of moto).
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.integration._moto import RecordingProxy, fake_env, reset, seed_scale, session, threaded_moto
+from tests.integration._moto import RecordingProxy, fake_aws_env, reset, seed_scale, session, threaded_moto
 from tinysquid.inventory.run import Options, run_inventory
 from tinysquid.inventory.select import Criteria
 
@@ -26,12 +25,7 @@ EIPS = (67, 67, 66)   # 200 in all
 
 @pytest.fixture(scope="module")
 def scaled():
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("AWS_"):
-                mp.delenv(key)
-        for key, value in fake_env({}).items():
-            mp.setenv(key, value)
+    with fake_aws_env():
         with threaded_moto() as url:
             reset(url)
             with ThreadPoolExecutor(3) as pool:

@@ -6,13 +6,12 @@ found, a name of the decoy NLB is not, and the weighted strategy targets its rea
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.integration._moto import fake_env, reset, seed_estate, threaded_moto
+from tests.integration._moto import fake_aws_env, reset, seed_estate, threaded_moto
 from tinysquid.cli import app
 
 pytestmark = pytest.mark.integration
@@ -20,12 +19,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def inventory(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("AWS_"):
-                mp.delenv(key)
-        for key, value in fake_env({}).items():
-            mp.setenv(key, value)
+    with fake_aws_env():
         with threaded_moto() as url:
             reset(url)
             estate = seed_estate(url)

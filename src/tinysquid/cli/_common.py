@@ -15,15 +15,16 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
-def run_command() -> Iterator[None]:
-    """Turn bad input into one ``file:line:col: message`` line on stderr and exit 2, never a traceback."""
+def run_command(bad_input: int = ExitCode.BAD_INPUT) -> Iterator[None]:
+    """Turn bad input into one ``file:line:col: message`` line on stderr and exit ``bad_input``
+    (2 unless a command's contract says otherwise), never a traceback."""
     try:
         yield
     except InputError as exc:
         err_console.print(f"[red]error:[/] {escape(exc.diagnostic.human())}")
         if exc.diagnostic.hint:
             err_console.print(f"[dim]hint: {escape(exc.diagnostic.hint)}[/]")
-        raise typer.Exit(ExitCode.BAD_INPUT) from None
+        raise typer.Exit(int(bad_input)) from None
     except KeyboardInterrupt:
         err_console.print("[red]interrupted[/]")
         raise typer.Exit(130) from None

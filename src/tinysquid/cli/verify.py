@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from tinysquid.cli._common import err_console
+from tinysquid.cli._common import err_console, run_command
 
 EPILOG = (
     "Example: tinysquid verify --old http://10.0.0.5:8888 --new http://squid.egress.svc:3128 "
@@ -59,7 +59,7 @@ def verify(
     http_port: Annotated[int, typer.Option("--http-port", min=1, max=65535, help="Port of rule-derived plain-HTTP probes.")] = 80,
 ) -> None:
     """Send the same probes through the old and the new proxy and show where their decisions differ."""
-    from tinysquid.diagnostics import ExitCode, InputError
+    from tinysquid.diagnostics import ExitCode
     from tinysquid.verify.engine import EngineOptions
     from tinysquid.verify.run import VerifyRequest, execute
 
@@ -70,17 +70,9 @@ def verify(
         engine=EngineOptions(concurrency=concurrency, timeout=timeout, deadline=deadline, repeat=repeat,
                              source_ip=source_ip, route_header=route_header),
     )
-    try:
+    with run_command(bad_input=ExitCode.INCOMPLETE):  # issue #3: bad arguments are exit 4
         _check_inputs([p for p in (config, *(from_log or []), *(targets or [])) if p is not None], report)
         run = _execute_with_progress(req, execute)
-    except InputError as exc:  # issue #3: bad arguments are exit 4 with a clear message
-        err_console.print(f"[red]error:[/] {escape(exc.diagnostic.human())}")
-        if exc.diagnostic.hint:
-            err_console.print(f"[dim]hint: {escape(exc.diagnostic.hint)}[/]")
-        raise typer.Exit(ExitCode.INCOMPLETE) from None
-    except KeyboardInterrupt:
-        err_console.print("[red]interrupted[/]")
-        raise typer.Exit(130) from None
     try:
         if report is not None:
             with open(report, "w", encoding="utf-8") as fh:
