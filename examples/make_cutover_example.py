@@ -75,7 +75,7 @@ def main() -> int:
         parent = f"127.0.0.1:{lab.parent_port}"
         tp_conf = (EXAMPLE / "tinyproxy.conf").read_text()
         tp_conf = tp_conf.replace('"/etc/tinyproxy/filter"', f'"{filter_path}"').replace(PARENT, parent)
-        squid_conf = str(result.files["squid.conf"].content).replace(
+        squid_conf = result.files["squid.conf"].text.replace(
             "cache_peer parent.corp.example parent 3128", f"cache_peer 127.0.0.1 parent {lab.parent_port}")
         tp = lab.start_tinyproxy(tp_conf)
         sq = lab.start_squid(squid_conf)

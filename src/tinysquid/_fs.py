@@ -20,6 +20,16 @@ class OutputFile:
     content: str | bytes
     mode: int = 0o644
 
+    @property
+    def text(self) -> str:
+        """The content as text (large outputs are held as UTF-8 bytes)."""
+        return self.content if isinstance(self.content, str) else self.content.decode("utf-8")
+
+    @property
+    def data(self) -> bytes:
+        """The content as UTF-8 bytes, as written to disk."""
+        return self.content.encode("utf-8") if isinstance(self.content, str) else self.content
+
 
 def write_dir_atomically(files: Mapping[str, OutputFile], out_dir: Path, *, force: bool = False) -> None:
     """Write ``files`` (relative names) into ``out_dir``: everything appears at once, or nothing.
@@ -45,7 +55,7 @@ def write_dir_atomically(files: Mapping[str, OutputFile], out_dir: Path, *, forc
         for name, spec in files.items():
             target = tmp / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            data = spec.content.encode("utf-8") if isinstance(spec.content, str) else spec.content
+            data = spec.data
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, spec.mode)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)

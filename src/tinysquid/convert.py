@@ -111,16 +111,19 @@ def _convert(path: Path, options: ConvertOptions) -> ConvertResult:
                                                              report=report)
     values = helm_values.render_values(policy, chart_conf, chart_version=options.chart_version,
                                        report=report)
-    result.files["squid.conf"] = OutputFile(squid_conf)
-    result.files["values.yaml"] = OutputFile(helm_values.dump_values(values))
-    # The chart's copy of squid.conf now lives inside values.yaml; drop the 15 MB string (a 100k
-    # allowlist; UCS-2 because of the em dash in the header) before the reports are built.
+    # The large outputs are held as UTF-8 bytes: a str with one non-ASCII character (the em dash
+    # in the header, an arrow in a message) takes two bytes per character, ~45 MB more for a
+    # 100,000-entry allowlist. Each str is dropped as soon as its bytes exist.
+    result.files["squid.conf"] = OutputFile(squid_conf.encode("utf-8"))
+    del squid_conf
+    result.files["values.yaml"] = OutputFile(helm_values.dump_values(values).encode("utf-8"))
+    # The chart's copy of squid.conf now lives inside values.yaml; drop it before the reports.
     del chart_conf, values
     result.files.update(squid_auth.render_auth_files(policy, report=report))
     settle_line_statuses(report)
     result.policy = policy
     result.files["report.json"] = OutputFile(render_report_json(report, path, options))
-    result.files["report.md"] = OutputFile(render_report_markdown(report, path))
+    result.files["report.md"] = OutputFile(render_report_markdown(report, path).encode("utf-8"))
     return result
 
 
@@ -146,8 +149,8 @@ def settle_line_statuses(report: Report) -> None:
     ]
 
 
-def render_report_json(report: Report, config_path: Path, options: ConvertOptions) -> str:
-    """``report.json``: schema_version, generator, input, options, summary, findings."""
+def render_report_json(report: Report, config_path: Path, options: ConvertOptions) -> bytes:
+    """``report.json`` (UTF-8): schema_version, generator, input, options, summary, findings."""
     from tinysquid.diagnostics import render
 
     return render.dump_report_json_lines(

@@ -106,7 +106,7 @@ def test_accepted_config_converts_and_squid_parses_it(entry, tmp_path):
             assert _real_tinyproxy_refuses(conf, root), exc.diagnostic.human()
             return
         out = tmp_path / f"squid{version}.conf"
-        out.write_text(result.files["squid.conf"].content)
+        out.write_bytes(result.files["squid.conf"].data)
         outcome = squid_parse(out, squid_binary=squid)
         assert outcome.ok, f"squid -k parse ({version}): {outcome.problems}\n{out.read_text()}"
         lines = {(d.span.path, d.span.line) for d in result.report.diagnostics
@@ -138,7 +138,7 @@ def test_refused_config_under_1_8_converts_or_errors_cleanly(entry, tmp_path):
         assert exc.diagnostic.span is not None or exc.diagnostic.subject, exc.diagnostic.human()
         return
     out = tmp_path / "squid.conf"
-    out.write_text(result.files["squid.conf"].content)
+    out.write_bytes(result.files["squid.conf"].data)
     assert squid_parse(out, squid_binary=squid).ok
 
 

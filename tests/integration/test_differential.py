@@ -147,9 +147,9 @@ def test_tinyproxy_and_converted_squid_decide_alike(name, tinyproxy_bin, squid_b
     conf_path = _prepare(lab, case)
     result = convert_file(conf_path, ConvertOptions(squid_version=SquidVersion.V5))
     assert result.policy is not None
-    squid_conf = str(result.files["squid.conf"].content)
+    squid_conf = result.files["squid.conf"].text
     if "htpasswd" in result.files:
-        passwd = lab.write("passwd", str(result.files["htpasswd"].content), 0o600)
+        passwd = lab.write("passwd", result.files["htpasswd"].text, 0o600)
         squid_conf = squid_conf.replace(PASSWD_PATH, str(passwd))
 
     extra = [Probe(p.method, p.host, p.port or (lab.echo_port if p.method is Method.CONNECT else lab.origin_port),

@@ -150,7 +150,7 @@ def test_convert_then_verify_config_catches_a_hand_widened_squid_conf(tinyproxy_
 
     lab.write("conv.filter", CONV_FILTER)
     conf = lab.write("tinyproxy.conf", TP_CONVERT)
-    squid_conf = str(convert_file(conf, ConvertOptions(squid_version=SquidVersion.V5)).files["squid.conf"].content)
+    squid_conf = convert_file(conf, ConvertOptions(squid_version=SquidVersion.V5)).files["squid.conf"].text
     assert "http_access deny CONNECT !ts_connect_ports" in squid_conf and "http_access deny !ts_clients" in squid_conf
     widened = (squid_conf.replace("http_access deny CONNECT !ts_connect_ports\n", "")
                .replace("http_access deny !ts_clients\n", "http_access allow all\n", 1))

@@ -20,5 +20,5 @@ def test_converted_example_is_current(name, monkeypatch):
     monkeypatch.chdir(REPO)
     result = convert_file(Path("examples/egress-allowlist/tinyproxy.conf"),
                           ConvertOptions(squid_version=SquidVersion.V5))
-    assert (CONVERTED / name).read_text() == result.files[name].content, (
+    assert (CONVERTED / name).read_text() == result.files[name].text, (
         f"examples/egress-allowlist/converted/{name} is stale: run examples/make_cutover_example.py")

@@ -63,11 +63,11 @@ def convert(
         _check_out_dir(out, force)
         result = core.convert_file(config, options)
         if validate:
-            _validate(result.files["squid.conf"].content)
+            _validate(result.files["squid.conf"].text)
         core.write_outputs(result, out, force=force)
 
     if fmt is ReportFormat.JSON:
-        sys.stdout.write(result.files["report.json"].content)  # type: ignore[arg-type]
+        sys.stdout.write(result.files["report.json"].text)
     render.print_summary(result.report, err_console, title=f"{config} → {out}")
     code = result.report.exit_code(strict=strict)
     if code is ExitCode.OK:
