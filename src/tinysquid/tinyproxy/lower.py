@@ -217,7 +217,11 @@ def lower(config: Config, *, version: str, config_path: Path, root: Path | None,
         elif n == "Filter":
             if s is not last["Filter"]:
                 continue
-            st.exact(f"Filter {a[0]!r}", span)
+            # Findings on pattern lines name the file as the config names it; say here which local
+            # file that was, so a user who copied the config off the host can open it.
+            found = flt.find_filter(a[0], config_path, root)
+            read_from = f" (read from {found})" if found is not None and str(found) != a[0] else ""
+            st.exact(f"Filter {a[0]!r}{read_from}", span)
         elif n in _FLAGS or n == "FilterType":
             _filter_flag(st, s, flag_values, flag_lines)
         elif n in ("Upstream", "No Upstream"):
