@@ -277,13 +277,19 @@ def check_pdb(squid: SquidInCluster | None, cluster: ClusterView | None,
         c.evidence.append(f"no PodDisruptionBudget in {squid.namespace} selects labels {labels}")
         return _fail(c, f"no PodDisruptionBudget selects {ref(squid.deployment)}", ref(squid.deployment))
     if values is not None:
-        enabled = get(values, "podDisruptionBudget", "enabled", default=True)  # chart default: true
-        c.evidence.append(f"values.yaml: podDisruptionBudget.enabled={enabled!r}")
-        if enabled:
-            c.status = Outcome.PASS
-            return c
-        return _fail(c, "values.yaml disables the PodDisruptionBudget", "values.yaml podDisruptionBudget")
+        return _from_values_switch(c, values, "podDisruptionBudget", "the PodDisruptionBudget")
     return _unknown(c, "no squid Deployment and PDBs in the cluster input, no values", f"{CLUSTER_INPUT} or --values")
+
+
+def _from_values_switch(c: Check, values: Mapping[str, Any], key: str, what: str) -> Check:
+    """Decide ``c`` from the chart switch ``<key>.enabled`` in values.yaml (the chart's default is
+    true) when the cluster input cannot."""
+    enabled = get(values, key, "enabled", default=True)
+    c.evidence.append(f"values.yaml: {key}.enabled={enabled!r}")
+    if enabled:
+        c.status = Outcome.PASS
+        return c
+    return _fail(c, f"values.yaml disables {what}", f"values.yaml {key}")
 
 
 def check_exporter(squid: SquidInCluster | None, values: Mapping[str, Any] | None) -> Check:
@@ -298,12 +304,7 @@ def check_exporter(squid: SquidInCluster | None, values: Mapping[str, Any] | Non
             return c
         return _fail(c, f"{ref(squid.deployment)} has no {EXPORTER_NAME} container", ref(squid.deployment))
     if values is not None:
-        enabled = get(values, "squidExporter", "enabled", default=True)  # chart default: true
-        c.evidence.append(f"values.yaml: squidExporter.enabled={enabled!r}")
-        if enabled:
-            c.status = Outcome.PASS
-            return c
-        return _fail(c, "values.yaml disables squidExporter", "values.yaml squidExporter")
+        return _from_values_switch(c, values, "squidExporter", "squidExporter")
     return _unknown(c, "no squid Deployment in the cluster input, no values", f"{CLUSTER_INPUT} or --values")
 
 
