@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, REQUIRE_PROXIES, require_binary
+from tests.conformance._corpus import FILTER_LINE, MANIFEST, lay_out
+from tests.conftest import REQUIRE_PROXIES, require_binary
 from tinysquid.convert import ConvertOptions, SquidVersion, TinyproxyVersion, convert_file
 from tinysquid.diagnostics import InputError, Status
 from tinysquid.squid.check import squid_parse
 
-MANIFEST = CORPUS / "manifest.json"
 
 
 def _entries():
@@ -35,27 +34,6 @@ ENTRIES = _entries()
 ACCEPTED = [e for e in ENTRIES if e["tinyproxy_1_11_1"].startswith("parsed")
             and "refused" not in e["tinyproxy_1_11_1"]]
 REFUSED = [e for e in ENTRIES if e not in ACCEPTED]
-_FILTER_LINE = re.compile(r'^Filter[ \t]+"([^"]+)"', re.IGNORECASE | re.MULTILINE)
-
-
-def _lay_out(entry: dict, tmp_path: Path) -> tuple[Path, Path]:
-    """Copy the config (and its filter file where the config names it) into tmp; return (conf, root)."""
-    root = tmp_path / "root"
-    conf_dir = tmp_path / "conf"
-    conf_dir.mkdir(parents=True)
-    conf = conf_dir / "tinyproxy.conf"
-    data = (CORPUS / entry["file"]).read_bytes()
-    conf.write_bytes(data)
-    filters = entry.get("filter_files") or []
-    match = _FILTER_LINE.search(data.decode("utf-8", "replace"))
-    if match and filters:
-        named = Path(match.group(1))
-        target = root / named.relative_to("/") if named.is_absolute() else conf_dir / named
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(CORPUS / filters[0], target)
-    return conf, root
-
-
 _NOT_HERE = re.compile(r"^(User|Group|PidFile|LogFile|Syslog|Bind|BindSame|Listen|Port)([ \t]|$)", re.I)
 
 
@@ -73,9 +51,9 @@ def _real_tinyproxy_refuses(conf: Path, root: Path) -> bool:
     for raw in conf.read_text(errors="replace").splitlines():
         if _NOT_HERE.match(raw):
             continue
-        m = _FILTER_LINE.match(raw)
-        if m and Path(m.group(1)).is_absolute():
-            raw = f'Filter "{root / Path(m.group(1)).relative_to("/")}"'
+        m = FILTER_LINE.match(raw.encode())
+        if m and Path(m.group(1).decode()).is_absolute():
+            raw = f'Filter "{root / Path(m.group(1).decode()).relative_to("/")}"'
         lines.append(raw)
     lines += [f"Port {port}", "Listen 127.0.0.1"]
     probe = conf.with_name("tinyproxy-check.conf")
@@ -96,7 +74,7 @@ def _real_tinyproxy_refuses(conf: Path, root: Path) -> bool:
 @pytest.mark.parametrize("entry", ACCEPTED, ids=[e["file"] for e in ACCEPTED])
 def test_accepted_config_converts_and_squid_parses_it(entry, tmp_path):
     squid = require_binary("squid")
-    conf, root = _lay_out(entry, tmp_path)
+    conf, root, _ = lay_out(entry, tmp_path)
     for version in SquidVersion:
         try:
             result = convert_file(conf, ConvertOptions(root=root, squid_version=version))
@@ -117,7 +95,7 @@ def test_accepted_config_converts_and_squid_parses_it(entry, tmp_path):
 
 @pytest.mark.parametrize("entry", REFUSED, ids=[e["file"] for e in REFUSED])
 def test_refused_config_is_a_clean_error_naming_the_line(entry, tmp_path):
-    conf, root = _lay_out(entry, tmp_path)
+    conf, root, _ = lay_out(entry, tmp_path)
     with pytest.raises(InputError) as info:
         convert_file(conf, ConvertOptions(root=root))
     diag = info.value.diagnostic
@@ -131,7 +109,7 @@ def test_refused_config_is_a_clean_error_naming_the_line(entry, tmp_path):
 def test_refused_config_under_1_8_converts_or_errors_cleanly(entry, tmp_path):
     """Where 1.8's grammar accepted the file (CRLF, `no upstream`), it converts; else a clean error."""
     squid = require_binary("squid")
-    conf, root = _lay_out(entry, tmp_path)
+    conf, root, _ = lay_out(entry, tmp_path)
     try:
         result = convert_file(conf, ConvertOptions(root=root, tinyproxy_version=TinyproxyVersion.V1_8))
     except InputError as exc:
@@ -153,7 +131,7 @@ def test_every_accepted_config_reports_every_directive_line(tmp_path):
     if not ACCEPTED:
         pytest.skip("shared corpus not present")
     for entry in ACCEPTED:
-        conf, root = _lay_out(entry, tmp_path / entry["file"])
+        conf, root, _ = lay_out(entry, tmp_path / entry["file"])
         try:
             result = convert_file(conf, ConvertOptions(root=root))
         except InputError:

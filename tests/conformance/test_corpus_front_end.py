@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, REQUIRE_PROXIES
+from tests.conformance._corpus import FILTER_LINE, MANIFEST, lay_out
+from tests.conftest import REQUIRE_PROXIES
 from tinysquid.diagnostics import InputError, Report
 from tinysquid.tinyproxy import read_policy
 
-MANIFEST = CORPUS / "manifest.json"
 TEMPLATE_SUFFIXES = (".j2", ".erb", ".template", ".in")
 
 
@@ -43,30 +42,9 @@ def _entries() -> list[dict]:
 
 ENTRIES = _entries()
 NOTES = {e["file"]: e.get("note", "") for e in json.loads(MANIFEST.read_text())} if MANIFEST.exists() else {}
-_FILTER_LINE = re.compile(rb'^[ \t]*Filter[ \t]+"([^"]+)"', re.IGNORECASE | re.MULTILINE)
-
-
-def _lay_out(entry: dict, tmp_path: Path) -> tuple[Path, Path, bool]:
-    """Copy the config (and its filter where the config names it); return (conf, root, has_filter)."""
-    root = tmp_path / "root"
-    conf_dir = tmp_path / "conf"
-    conf_dir.mkdir(parents=True)
-    conf = conf_dir / "tinyproxy.conf"
-    data = (CORPUS / entry["file"]).read_bytes()
-    conf.write_bytes(data)
-    match = _FILTER_LINE.search(data)
-    filters = entry.get("filter_files") or []
-    if match and filters:
-        named = Path(match.group(1).decode())
-        target = root / named.relative_to("/") if named.is_absolute() else conf_dir / named
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(CORPUS / filters[0], target)
-    return conf, root, bool(match)
-
-
 def _line_of_last_filter(conf: Path) -> int:
     lines = conf.read_bytes().split(b"\n")
-    return max(i for i, line in enumerate(lines, 1) if _FILTER_LINE.match(line + b"\n"))
+    return max(i for i, line in enumerate(lines, 1) if FILTER_LINE.match(line + b"\n"))
 
 
 def _directive_lines(conf: Path) -> set[int]:
@@ -76,7 +54,7 @@ def _directive_lines(conf: Path) -> set[int]:
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["file"] for e in ENTRIES])
 def test_corpus_config(entry, tmp_path):
-    conf, root, has_filter = _lay_out(entry, tmp_path)
+    conf, root, has_filter = lay_out(entry, tmp_path)
     outcome = entry["tinyproxy_1_11_1"]
     report = Report()
     if outcome.startswith("syntax error"):
