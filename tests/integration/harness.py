@@ -102,13 +102,8 @@ def http_server(label: str) -> Iterator[int]:
     """An HTTP server on 127.0.0.1 (origin, or a fake parent proxy that tags answers); yields its port."""
     server = _Threaded(("127.0.0.1", 0), _Handler)
     server.label = label  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(server) as port:
+        yield port
 
 
 class _Echo(socketserver.BaseRequestHandler):
@@ -124,10 +119,17 @@ def echo_server() -> Iterator[int]:
     """A TCP echo on 127.0.0.1 (a CONNECT destination that really accepts); yields its port."""
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Echo)
     server.daemon_threads = True
+    with _serving(server) as port:
+        yield port
+
+
+@contextlib.contextmanager
+def _serving(server: socketserver.BaseServer) -> Iterator[int]:
+    """Serve ``server`` on a daemon thread; yield its port; always shut it down and close it."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield int(server.server_address[1])
+        yield int(server.server_address[1])  # type: ignore[index]
     finally:
         server.shutdown()
         server.server_close()
