@@ -392,15 +392,16 @@ class _Parser:
             self.i += length
             items[-1] = Repeat(prev, lo, hi)
             return None
+        # the same in BRE and ERE: escapes, bracket expressions, any character
+        if c == "\\":
+            return self.escape()
+        if c == "[":
+            node, self.i = _parse_bracket(p, self.i)  # type: ignore[misc]
+            return node
+        if c == ".":
+            self.i += 1
+            return AnyChar()
         if self.basic:
-            if c == "\\":
-                return self.escape()
-            if c == "[":
-                node, self.i = _parse_bracket(p, self.i)  # type: ignore[misc]
-                return node
-            if c == ".":
-                self.i += 1
-                return AnyChar()
             if c == "^" and at_start:
                 self.i += 1
                 return Anchor("^")
@@ -410,14 +411,6 @@ class _Parser:
             self.i += 1
             return Lit(c)
         # extended
-        if c == "\\":
-            return self.escape()
-        if c == "[":
-            node, self.i = _parse_bracket(p, self.i)  # type: ignore[misc]
-            return node
-        if c == ".":
-            self.i += 1
-            return AnyChar()
         if c in "^$":
             self.i += 1
             return Anchor(c)
