@@ -73,7 +73,7 @@ def support_matrix_markdown() -> str:
         for d in DIRECTIVES:
             counts[str(d.support)] = counts.get(str(d.support), 0) + 1
         out += ["", "Totals: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), ""]
-    return "\n".join(out) + ("\n" if not out[-1] == "" else "")
+    return "\n".join(out) + ("\n" if out[-1] != "" else "")
 
 
 DOCS = {"codes.md": codes_markdown, "support-matrix.md": support_matrix_markdown}

@@ -21,7 +21,6 @@ from tinysquid.diagnostics import InputError, Status
 from tinysquid.squid.check import squid_parse
 
 
-
 def _entries():
     if not MANIFEST.exists():
         if REQUIRE_PROXIES:

@@ -188,7 +188,7 @@ def seed_estate(url: str, region: str = "us-east-1", *, dns: bool = True, prefix
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
         {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])
 
-    for name, subnet in zip(("tinyproxy-a", "tinyproxy-b"), subnets):
+    for name, subnet in zip(("tinyproxy-a", "tinyproxy-b"), subnets, strict=False):
         inst = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t3.small", SubnetId=subnet,
                                  SecurityGroupIds=[est.proxy_sg, est.ssh_sg],
                                  TagSpecifications=[{"ResourceType": "instance",

@@ -27,11 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.conftest import CORPUS
 from tests.integration.harness import Lab, assert_loopback_only
-from typer.testing import CliRunner
-
 from tinysquid.cli import app
 from tinysquid.verify.model import AuthMode, Method, Probe
 from tinysquid.verify.probes import from_policy, hosts_of

@@ -28,9 +28,8 @@ MUTATING = re.compile(r"^(Create|Delete|Modify|Put|Update|Attach|Detach|Associat
 
 @pytest.fixture(scope="module")
 def moto_url():
-    with fake_aws_env():
-        with threaded_moto() as url:
-            yield url
+    with fake_aws_env(), threaded_moto() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -25,13 +25,12 @@ EIPS = (67, 67, 66)   # 200 in all
 
 @pytest.fixture(scope="module")
 def scaled():
-    with fake_aws_env():
-        with threaded_moto() as url:
-            reset(url)
-            with ThreadPoolExecutor(3) as pool:
-                seeds = list(pool.map(lambda args: seed_scale(url, args[0], instances=500, nlbs=args[1], eips=args[2]),
-                                      zip(REGIONS, NLBS, EIPS)))
-            yield url, dict(zip(REGIONS, seeds))
+    with fake_aws_env(), threaded_moto() as url:
+        reset(url)
+        with ThreadPoolExecutor(3) as pool:
+            seeds = list(pool.map(lambda args: seed_scale(url, args[0], instances=500, nlbs=args[1], eips=args[2]),
+                                  zip(REGIONS, NLBS, EIPS, strict=False)))
+        yield url, dict(zip(REGIONS, seeds, strict=False))
 
 
 def test_three_regions_500_instances_paginated(scaled):

@@ -19,12 +19,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def inventory(tmp_path_factory):
-    with fake_aws_env():
-        with threaded_moto() as url:
-            reset(url)
-            estate = seed_estate(url)
-            result = CliRunner().invoke(app, ["inventory-aws", "--endpoint-url", url, "--region", "us-east-1",
-                                              "--tag", "Role=tinyproxy", "--monthly-gb", "500", "-o", "json"])
+    with fake_aws_env(), threaded_moto() as url:
+        reset(url)
+        estate = seed_estate(url)
+        result = CliRunner().invoke(app, ["inventory-aws", "--endpoint-url", url, "--region", "us-east-1",
+                                          "--tag", "Role=tinyproxy", "--monthly-gb", "500", "-o", "json"])
     assert result.exit_code == 0, result.output
     path = tmp_path_factory.mktemp("inv") / "inventory.json"
     path.write_text(result.stdout)

@@ -69,7 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(code, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                           "message": message, "reason": reason, "code": code})
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+    def do_GET(self) -> None:
         url = urlparse(self.path)
         self.server.requests.append(("GET", url.path, self.headers.get("Authorization")))
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":

@@ -9,6 +9,7 @@ hostname mapped to 127.0.0.1 through a private hosts file; assert 200/403/407 an
 from __future__ import annotations
 
 import ipaddress
+import random
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -160,7 +161,7 @@ def test_live_clients_ports_and_allowlist(squid_bin: str, tmp_path: Path) -> Non
     with http_server("origin") as origin:
         policy = replace(policy, connect=ir.ConnectPolicy(frozenset({origin}), (S(5),)))
         text = render.render_squid_conf(policy, squid_version="5", for_chart=False, report=Report())
-        hosts = {n: "127.0.0.1" for n in ("allowed.test", "sub.allowed.test", "api1.svc.test", "other.test")}
+        hosts = dict.fromkeys(("allowed.test", "sub.allowed.test", "api1.svc.test", "other.test"), "127.0.0.1")
         with run_squid(squid_bin, text, tmp_path, port=port, hosts=hosts) as sq:
             assert sq.request(f"http://allowed.test:{origin}/")[0] == 200
             assert sq.request(f"http://sub.allowed.test:{origin}/")[0] == 200
@@ -258,7 +259,7 @@ def test_live_upstream_routing_first_match(squid_bin: str, tmp_path: Path) -> No
         )))
         policy = hardened(policy)
         text = render.render_squid_conf(policy, squid_version="5", for_chart=False, report=Report())
-        hosts = {n: "127.0.0.1" for n in ("www.corp.test", "app.corp.test", "corp.test", "else.test")}
+        hosts = dict.fromkeys(("www.corp.test", "app.corp.test", "corp.test", "else.test"), "127.0.0.1")
         with run_squid(squid_bin, text, tmp_path, port=port, hosts=hosts) as sq:
             def served_by(url: str, method: str = "GET") -> str:
                 status, headers, _ = sq.request(url, method=method)
@@ -276,7 +277,7 @@ def test_live_upstream_routing_first_match(squid_bin: str, tmp_path: Path) -> No
             assert sq.request("http://169.254.169.254/latest/meta-data/")[0] == 403
         log = sq.access_log()
         connect_line = next(line for line in log.splitlines() if "CONNECT app.corp.test" in line)
-        assert re.search(rf"FIRSTUP_PARENT/127\.0\.0\.1|ANY_OLD_PARENT/127\.0\.0\.1", connect_line)
+        assert re.search(r"FIRSTUP_PARENT/127\.0\.0\.1|ANY_OLD_PARENT/127\.0\.0\.1", connect_line)
 
 
 def test_live_headers(squid_bin: str, tmp_path: Path) -> None:
@@ -307,7 +308,7 @@ def test_live_headers(squid_bin: str, tmp_path: Path) -> None:
         assert re.search(r"\nvia: 1\.1 edge", got)
 
 
-def _random_policy(rng: "random.Random") -> ir.Policy:
+def _random_policy(rng: random.Random) -> ir.Policy:
     nets = ["10.0.0.0/8", "10.1.0.0/16", "10.1.2.3/32", "0.0.0.0/0", "::/0", "::1/128", "2001:db8::/32",
             "192.168.0.0/16", "::ffff:10.0.0.0/104", "127.0.0.1/32"]
     names = ["localhost", ".corp.example", "host-1.example", "all"]
@@ -347,7 +348,6 @@ def _random_policy(rng: "random.Random") -> ir.Policy:
 
 
 def test_random_policies_pass_squid_parse(tmp_path: Path) -> None:
-    import random
 
     require_binary("squid")
     rng = random.Random(2026)
@@ -385,10 +385,11 @@ def test_live_chart_values_config_runs(squid_bin: str, tmp_path: Path) -> None:
     text = fill_chart_templates(values["config"]["squid.conf"], port).replace(render.PASSWD_PATH, "@WORKDIR@/passwd")
     # The chart's pod binds every address; here, loopback only.
     text = text.replace(f"http_port {port}", f"http_port 127.0.0.1:{port}")
-    with http_server("origin") as origin:
-        with run_squid(squid_bin, text, tmp_path, port=port, hosts={"ok.test": "127.0.0.1", "no.test": "127.0.0.1"},
-                       files={"passwd": htpasswd_text(policy.auth)}) as sq:
-            assert sq.request("/squid-internal-mgr/info")[0] == 200
-            assert sq.request(f"http://ok.test:{origin}/")[0] == 407
-            assert sq.request(f"http://ok.test:{origin}/", headers=basic("alice", "pw-1"))[0] == 200
-            assert sq.request(f"http://no.test:{origin}/", headers=basic("alice", "pw-1"))[0] == 403
+    hosts = {"ok.test": "127.0.0.1", "no.test": "127.0.0.1"}
+    with (http_server("origin") as origin,
+          run_squid(squid_bin, text, tmp_path, port=port, hosts=hosts,
+                    files={"passwd": htpasswd_text(policy.auth)}) as sq):
+        assert sq.request("/squid-internal-mgr/info")[0] == 200
+        assert sq.request(f"http://ok.test:{origin}/")[0] == 407
+        assert sq.request(f"http://ok.test:{origin}/", headers=basic("alice", "pw-1"))[0] == 200
+        assert sq.request(f"http://no.test:{origin}/", headers=basic("alice", "pw-1"))[0] == 403

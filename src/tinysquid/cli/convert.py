@@ -7,11 +7,13 @@ import sys
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
 from tinysquid.cli._common import err_console, run_command
+
+_E = TypeVar("_E", bound=StrEnum)
 
 EPILOG = (
     "Example: tinysquid convert examples/egress-allowlist/tinyproxy.conf -o out/\n\n"
@@ -75,7 +77,7 @@ def convert(
     raise typer.Exit(int(code))
 
 
-def _choice(enum: type[StrEnum], value: str, flag: str) -> StrEnum:
+def _choice(enum: type[_E], value: str, flag: str) -> _E:
     from tinysquid.diagnostics import InputError
     from tinysquid.diagnostics.model import make
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from tinysquid.cli._common import err_console, run_command
+
+if TYPE_CHECKING:  # the CLI imports the verify package only when the command runs
+    from collections.abc import Callable
+
+    from tinysquid.verify.model import ProbeResult
+    from tinysquid.verify.run import VerifyRequest, VerifyRun
 
 EPILOG = (
     "Example: tinysquid verify --old http://10.0.0.5:8888 --new http://squid.egress.svc:3128 "
@@ -100,7 +106,8 @@ def _check_inputs(paths: list[Path], report: Path | None) -> None:
                               source="cli.verify", subject=str(report)))
 
 
-def _execute_with_progress(req, execute):  # type: ignore[no-untyped-def]
+def _execute_with_progress(req: VerifyRequest,
+                           execute: Callable[[VerifyRequest, Callable[[ProbeResult], None]], VerifyRun]) -> VerifyRun:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     progress = Progress(SpinnerColumn(), TextColumn("probing"), BarColumn(), MofNCompleteColumn(),
@@ -110,7 +117,7 @@ def _execute_with_progress(req, execute):  # type: ignore[no-untyped-def]
         task = progress.add_task("probing", total=req.max_probes, diff="")
         counts = {"diff": 0}
 
-        def on_result(result) -> None:  # type: ignore[no-untyped-def]
+        def on_result(result: ProbeResult) -> None:
             if result.outcome.value != "agree":
                 counts["diff"] += 1
             progress.update(task, advance=1, diff=f"{counts['diff']} not agreeing" if counts["diff"] else "")
@@ -118,7 +125,7 @@ def _execute_with_progress(req, execute):  # type: ignore[no-untyped-def]
         return execute(req, on_result)
 
 
-def _emit(run, output: Output) -> None:  # type: ignore[no-untyped-def]
+def _emit(run: VerifyRun, output: Output) -> None:
     from tinysquid.verify.report import write_junit, write_markdown
 
     if output is Output.JSON:
@@ -132,14 +139,14 @@ def _emit(run, output: Output) -> None:  # type: ignore[no-untyped-def]
         _table(run)
 
 
-def _why(result) -> str:  # type: ignore[no-untyped-def]
+def _why(result: ProbeResult) -> str:
     """The rule/log/file line behind the probe; plus the note when the class pair does not say it all."""
     if result.note and result.outcome.value in ("noisy", "changed", "error"):
         return f"{result.probe.why}; {result.note}" if result.probe.why else result.note
     return result.probe.why
 
 
-def _table(run) -> None:  # type: ignore[no-untyped-def]
+def _table(run: VerifyRun) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -9,7 +9,6 @@ a PDB, zone-local traffic, the metrics sidecar, and a grace period the chart's o
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 import yaml
@@ -109,6 +108,7 @@ def dump_values(values: dict[str, Any]) -> str:
     conf_text = config.get("squid.conf") if isinstance(config, dict) else None
     if not isinstance(conf_text, str) or not _literal_safe(conf_text):
         return head + _dump(values)
+    assert isinstance(config, dict)  # conf_text is a str only when config is a mapping
     rest = {k: v for k, v in values.items() if k != "config"}
     other_config = {k: v for k, v in config.items() if k != "squid.conf"}
     body = _dump(rest) if rest else ""

@@ -125,8 +125,8 @@ class Caller:
         """Run one listed read action, every page, and return the concatenated ``result_key`` items."""
         if (service.client, action) not in _ALLOWED:
             raise AssertionError(f"{service.client}:{action} is not in inventory.collect.ACTIONS")
-        from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnError,
-                                         NoCredentialsError, NoRegionError)
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+        from botocore.exceptions import ConnectionError as BotoConnError
 
         client = self.client(service)
         op = _snake(action)

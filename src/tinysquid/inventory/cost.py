@@ -129,7 +129,7 @@ class _Pricer:
 
 
 def _total(items: list[dict[str, Any]]) -> float:
-    return round(sum(i.pop("_exact") for i in items), 2)
+    return round(float(sum(i.pop("_exact") for i in items)), 2)
 
 
 def price_estate(doc: Mapping[str, Any], prices: Prices, *, monthly_gb: float) -> CostResult:
@@ -175,9 +175,9 @@ def price_estate(doc: Mapping[str, Any], prices: Prices, *, monthly_gb: float) -
                              unit="USD per NLCU-hour; 1 NLCU-hour per GB processed",
                              note=f"{share:g} GB/month of {monthly_gb:g} split over {len(nlbs)} NLB(s)"))
         if lb.get("scheme") == "internet-facing":
-            azs = len(lb.get("availability_zones", [])) or 1
+            lb_azs = len(lb.get("availability_zones", [])) or 1
             legacy.append(p.item(f"lb:{lb['arn']}", lb["region"], f"NLB {lb.get('name')} public IPv4 per AZ",
-                                 quantity=azs, hours=hours, unit_price=float(table["public_ipv4_hour"]),
+                                 quantity=lb_azs, hours=hours, unit_price=float(table["public_ipv4_hour"]),
                                  unit="USD per address-hour"))
 
     # Target side: NAT gateways in the AZs the proxies run in, per region.

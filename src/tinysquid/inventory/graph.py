@@ -8,7 +8,7 @@ and to the instances' addresses (A records). Pure functions; node ids are ``kind
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,7 +270,7 @@ def _norm_dns(name: str) -> str:
     return name.removeprefix("dualstack.")
 
 
-def relate_dns(zones: Iterable[Mapping[str, Any]], records: Mapping[str, list[Mapping[str, Any]]],
+def relate_dns(zones: Iterable[Mapping[str, Any]], records: Mapping[str, Sequence[Mapping[str, Any]]],
                rec: Records) -> None:
     """Add the Route 53 records that alias/CNAME a listed load balancer or A-point at a proxy address."""
     lb_by_dns = {_norm_dns(lb["dns_name"]): lb["arn"] for lb in rec.load_balancers if lb.get("dns_name")}

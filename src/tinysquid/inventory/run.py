@@ -20,8 +20,14 @@ from tinysquid.inventory.collect import ApiFailure, Caller, DnsData, NoCredentia
 from tinysquid.inventory.cost import Prices, load_prices, price_estate
 from tinysquid.inventory.graph import Records, nodes_of, relate_dns, relate_region
 from tinysquid.inventory.model import build_document
-from tinysquid.inventory.select import (Criteria, proxy_port_groups, proxy_port_targets, select_idle_addresses,
-                                        select_instances)
+from tinysquid.inventory.select import (
+    Criteria,
+    Reason,
+    proxy_port_groups,
+    proxy_port_targets,
+    select_idle_addresses,
+    select_instances,
+)
 
 SOURCE = "inventory"
 Progress = Callable[[int, int], None]
@@ -97,7 +103,7 @@ class _Unreachable(Exception):
     pass
 
 
-def _region(caller: Caller, criteria: Criteria, steps: _Steps) -> tuple[RegionData, Records, dict, dict]:
+def _region(caller: Caller, criteria: Criteria, steps: _Steps) -> tuple[RegionData, Records, dict[str, list[Reason]], dict[str, list[Reason]]]:
     data = RegionData(region=caller.region)
 
     def get(fn: Callable[..., Any], *args: Any, default: Any) -> Any:
@@ -243,12 +249,12 @@ def run_inventory(session: Any, options: Options, progress: Progress | None = No
     selected_total = 0
     for region in regions:
         data, rec, selected, _idle = results[region]
-        for exc in data.failures:
-            gaps.append(_gap(exc))
+        for failure in data.failures:
+            gaps.append(_gap(failure))
         records.merge(rec)
         selected_total += len(selected)
-    for exc in dns.failures:
-        gaps.append(_gap(exc))
+    for failure in dns.failures:
+        gaps.append(_gap(failure))
     relate_dns(dns.zones, dns.records, records)
 
     findings = _findings(records, selected_total, options.criteria)

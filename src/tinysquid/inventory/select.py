@@ -15,7 +15,7 @@ Pure functions over boto3 dicts; no AWS call here.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +65,7 @@ def _rule_opens_port(perm: Mapping[str, Any], port: int) -> bool:
     lo, hi = perm.get("FromPort"), perm.get("ToPort")
     if lo is None or hi is None:
         return False
-    return lo <= port <= hi and (hi - lo) < _WIDE_RANGE
+    return bool(lo <= port <= hi and (hi - lo) < _WIDE_RANGE)
 
 
 def rule_sources(perm: Mapping[str, Any]) -> list[str]:
@@ -91,7 +91,7 @@ def proxy_port_groups(security_groups: Iterable[Mapping[str, Any]], port: int) -
 
 
 def proxy_port_targets(target_groups: Iterable[Mapping[str, Any]],
-                       target_health: Mapping[str, list[Mapping[str, Any]]], port: int) -> dict[str, list[str]]:
+                       target_health: Mapping[str, Sequence[Mapping[str, Any]]], port: int) -> dict[str, list[str]]:
     """Instance id → sentences, for instances registered in a target group on the proxy port."""
     out: dict[str, list[str]] = {}
     for tg in target_groups:
@@ -108,7 +108,7 @@ def proxy_port_targets(target_groups: Iterable[Mapping[str, Any]],
 
 def select_instances(instances: Iterable[Mapping[str, Any]], security_groups: Iterable[Mapping[str, Any]],
                      target_groups: Iterable[Mapping[str, Any]],
-                     target_health: Mapping[str, list[Mapping[str, Any]]],
+                     target_health: Mapping[str, Sequence[Mapping[str, Any]]],
                      criteria: Criteria) -> dict[str, list[Reason]]:
     """Instance id → the reasons it is a proxy; instances with no reason (decoys) are absent."""
     sg_hits = proxy_port_groups(security_groups, criteria.proxy_port)

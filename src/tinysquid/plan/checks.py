@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from tinysquid.diagnostics import Diagnostic
 from tinysquid.diagnostics.model import make
@@ -71,7 +71,7 @@ class SquidInCluster:
     pods: list[dict[str, Any]] = field(default_factory=list)
     service: dict[str, Any] | None = None
     configmap: dict[str, Any] | None = None
-    endpoints: list[dict[str, Any]] = field(default_factory=list)  # of the Service's EndpointSlices
+    endpoints: list[Mapping[str, Any]] = field(default_factory=list)  # of the Service's EndpointSlices
 
 
 def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, Any] | None) -> bool:
@@ -103,7 +103,7 @@ def find_squid(cluster: ClusterView, namespace: str, release: str = "squid") -> 
     deps = cluster.in_namespace("Deployment", namespace)
     by_name = [d for d in deps if meta(d).get("name") == release]
     by_label = [d for d in deps if (meta(d).get("labels") or {}).get("app.kubernetes.io/name") == "squid"]
-    found.deployment = (by_name or by_label or [None])[0]
+    found.deployment = next(iter(by_name or by_label), None)
     if found.deployment is None:
         return found
     dep_name = meta(found.deployment).get("name")
@@ -130,7 +130,7 @@ def find_squid(cluster: ClusterView, namespace: str, release: str = "squid") -> 
                 found.endpoints.extend(e for e in eps.get("endpoints") or [] if isinstance(e, Mapping))
     cms = [c for c in cluster.in_namespace("ConfigMap", namespace) if "squid.conf" in (c.get("data") or {})]
     cm_named = [c for c in cms if meta(c).get("name") == f"{dep_name}-conf"]
-    found.configmap = (cm_named or cms or [None])[0]
+    found.configmap = next(iter(cm_named or cms), None)
     return found
 
 
@@ -209,7 +209,7 @@ def check_zones(squid: SquidInCluster | None, cluster: ClusterView | None) -> Ch
         zone = _zone(node) if node else None
         c.evidence.append(f"{ref(pod)} on node {node_name} in zone {zone or '(no zone label)'}")
         if zone:
-            zones.setdefault(zone, []).append(meta(pod).get("name"))
+            zones.setdefault(zone, []).append(cast(str, meta(pod).get("name")))
     return _decide_zones(c, squid, {}, zones)
 
 

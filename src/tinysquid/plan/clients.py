@@ -17,7 +17,7 @@ import re
 import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from tinysquid.diagnostics import Diagnostic
 from tinysquid.diagnostics.model import make
@@ -114,7 +114,7 @@ class Change:
 
     def record(self) -> dict[str, Any]:
         """JSON-ready form."""
-        rec = {"name": self.name, "old": redact(self.old), "new": redact(self.new), "matched": self.matched}
+        rec: dict[str, Any] = {"name": self.name, "old": redact(self.old), "new": redact(self.new), "matched": self.matched}
         if self.has_credentials:
             rec["credentials_redacted"] = True
         return rec
@@ -214,7 +214,7 @@ def _configmap_users(cluster: ClusterView) -> dict[tuple[str, str], list[tuple[s
         if kind == "Job":
             continue
         for obj in cluster.of(kind):
-            ns, name = meta(obj).get("namespace", "default"), meta(obj).get("name")
+            ns, name = meta(obj).get("namespace", "default"), cast(str, meta(obj).get("name"))
             spec = get(obj, *path, default={}) or {}
             refs: set[str] = set()
             for _, c, _init in _containers(spec):

@@ -69,7 +69,8 @@ class ClusterView:
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         """The objects of ``kind``."""
-        return getattr(self, KINDS[kind])
+        objects: list[dict[str, Any]] = getattr(self, KINDS[kind])
+        return objects
 
     def add(self, obj: Mapping[str, Any]) -> None:
         """File one object under its kind (unknown kinds are ignored)."""

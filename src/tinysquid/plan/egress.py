@@ -105,7 +105,7 @@ def nat_command(inventory: Mapping[str, Any] | None) -> str:
     """The read-only aws CLI command that lists the NAT gateways' public IPs."""
     vpcs = sorted(_proxy_vpcs(inventory or {}), key=lambda rv: (rv[0] or "", rv[1]))
     if vpcs:
-        region, vpc = vpcs[0]
+        region, _vpc = vpcs[0]
         parts = ["aws", "ec2", "describe-nat-gateways"]
         if region:
             parts += ["--region", region]
@@ -189,7 +189,7 @@ def analyse(inputs: Inputs) -> Egress:
                    "(each must be allowlisted too); keep client connections alive to hot destinations."))
     timeout = proxy.timeout if proxy is not None else None
     if timeout is None or timeout > NAT_IDLE_TIMEOUT:
-        where = (f"tinyproxy Timeout {timeout}s ({proxy.timeout_line or 'default'})" if timeout is not None
+        where = (f"tinyproxy Timeout {timeout}s ({proxy.timeout_line or 'default'})" if proxy is not None and timeout is not None
                  else "tinyproxy Timeout unknown (pass --config); its default is 600 s")
         eg.risks.append(Risk(
             "nat-idle-timeout", "NAT gateway idle timeout 350 s is shorter than tinyproxy's Timeout",

@@ -197,7 +197,7 @@ def phase_verify(ctx: Context) -> Phase:
                 if lb.get("dns_name")]
     olds = olds or [f"http://<OLD_PROXY>:{instance_port(ctx)}"]
     local = 13128
-    verify = ["tinysquid", "verify", *sum((["--old", o] for o in olds), []), "--new", f"http://127.0.0.1:{local}"]
+    verify = ["tinysquid", "verify", *(arg for o in olds for arg in ("--old", o)), "--new", f"http://127.0.0.1:{local}"]
     if ctx.config_path:
         verify += ["--config", ctx.config_path]
     verify += ["--report", "verify.json"]
@@ -489,7 +489,7 @@ def phase_decommission(ctx: Context) -> Phase:
     on_nat = {r["public_ip"] for r in ctx.egress.cluster_ips or []}
     kept = [e for e in _inv(ctx, "elastic_ips") if e.get("public_ip") in on_nat]
     eips = [e for e in _inv(ctx, "elastic_ips") if e.get("public_ip") not in on_nat]
-    moved = [e for e in ctx.egress.third_party]
+    moved = list(ctx.egress.third_party)
     release_cmds = []
     for e in eips:
         rr = _region_flag(e)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from tinysquid.convert import TinyproxyVersion
 
 
-def read_policy(path: Path, *, version: "TinyproxyVersion", root: Path | None, report: Report) -> ir.Policy:
+def read_policy(path: Path, *, version: TinyproxyVersion, root: Path | None, report: Report) -> ir.Policy:
     """Parse ``path`` as tinyproxy ``version`` would, load its filter file, and lower it to a Policy.
 
     Adds exactly one fidelity finding (status set) per directive line and per filter-file pattern

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tinysquid.policy.ir import PatternSyntax
 from tinysquid.policy import posix_regex as rx
+from tinysquid.policy.ir import PatternSyntax
 from tinysquid.tinyproxy.grammar import FILTER_LINE_MAX, Grammar
 from tinysquid.tinyproxy.parser import fgets_lines
 

@@ -14,12 +14,13 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import Diagnostic, Span, Status, make
 from tinysquid.policy import ir
-from tinysquid.tinyproxy import filters as flt
 from tinysquid.policy import posix_regex as rx
+from tinysquid.tinyproxy import filters as flt
 from tinysquid.tinyproxy.grammar import GRAMMARS, V1_11, Grammar
 from tinysquid.tinyproxy.nodes import Config, Stmt, UpstreamArgs
 from tinysquid.tinyproxy.parser import SOURCE, check_text, decode_text, fail
@@ -76,6 +77,7 @@ def parse_hostspec(text: str, *, dotted_masks: bool) -> ir.IPNetwork | str | Non
         if slash or ":" in addr_text:
             return None
         return text
+    prefix: int
     if not slash:
         prefix = addr.max_prefixlen
     elif "." in mask:
@@ -112,7 +114,7 @@ class _State:
     sources: list[str] = field(default_factory=list)
     extra: list[Diagnostic] = field(default_factory=list)
 
-    def status(self, code: str, message: str, span: Span, **kw) -> None:
+    def status(self, code: str, message: str, span: Span, **kw: Any) -> None:
         """Record THE fidelity finding of a line: a later call replaces it, except that an exact
         verdict never hides an inexact one (a filter line split into two patterns, say)."""
         key = (span.path, span.line)
@@ -121,10 +123,10 @@ class _State:
             return
         self.findings[key] = make(code, message, source=SOURCE, span=span, **kw)
 
-    def exact(self, message: str, span: Span, **kw) -> None:
+    def exact(self, message: str, span: Span, **kw: Any) -> None:
         self.status("TS200", message, span, **kw)
 
-    def note(self, code: str, message: str, span: Span, **kw) -> None:
+    def note(self, code: str, message: str, span: Span, **kw: Any) -> None:
         """A finding that is not the line's verdict (no status)."""
         self.extra.append(make(code, message, source=SOURCE, span=span, status=None, **kw))
 
@@ -482,7 +484,7 @@ def _filter_policy(st: _State, filt: Stmt | None, values: dict[str, bool], lines
 _TYPES = {"http": ir.UpstreamKind.HTTP, "socks4": ir.UpstreamKind.SOCKS4, "socks5": ir.UpstreamKind.SOCKS5}
 
 
-def _site(st: _State, text: str, *, none_rule: bool) -> tuple:
+def _site(st: _State, text: str, *, none_rule: bool) -> tuple[Any, ...]:
     """A site spec as the version's upstream code reads it:
     ("site", SiteMatch) | ("default", why) | ("drop", why, status) | ("invalid",)."""
     if st.g.ip_site_for_proxies:  # 1.11: hostspec_parse / hostspec_match
@@ -550,8 +552,8 @@ def _upstream(st: _State, s: Stmt) -> tuple[ir.UpstreamRoute | None, bool]:
             return None, True
         kind = ir.UpstreamKind.DIRECT
     else:
-        kind = _TYPES.get(word)  # pt_from_string: strcmp, unknown → PT_NONE
-        if kind is None:
+        found = _TYPES.get(word)  # pt_from_string: strcmp, unknown → PT_NONE
+        if found is None:
             if u.site is None:
                 if st.g.version == "1.10":  # upstream_build 1.10 keeps it: a default parent of type "none"
                     st.status("TS121", f"upstream {word} {u.host}:{u.port}: the type must be lower case; "
@@ -572,6 +574,7 @@ def _upstream(st: _State, s: Stmt) -> tuple[ir.UpstreamRoute | None, bool]:
                       "tinyproxy treats the line as `upstream none` for the site", span,
                       consequence="requests for the site connect directly, in tinyproxy and in the conversion")
             return ir.UpstreamRoute(kind, site[1], origin=span), True
+        kind = found
     if u.site is None:
         if kind is ir.UpstreamKind.DIRECT:  # pragma: no cover - the grammar requires a site for none
             return None, True

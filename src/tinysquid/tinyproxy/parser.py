@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from tinysquid.diagnostics.model import InputError, Span, make
 from tinysquid.policy.ir import Secret
-from tinysquid.tinyproxy.directives import BY_NAME, known
+from tinysquid.tinyproxy.directives import BY_NAME, Directive, known
 from tinysquid.tinyproxy.grammar import GRAMMARS, V1_8, V1_11, Grammar, strtoul0
 from tinysquid.tinyproxy.nodes import Config, Stmt, UpstreamArgs
 
@@ -23,7 +23,7 @@ SOURCE = "tinyproxy"
 _C_SPACE = " \t\n\r\f\v"  # C isspace() in the C locale
 
 
-def fail(code: str, message: str, span: Span, **extra) -> InputError:
+def fail(code: str, message: str, span: Span, **extra: Any) -> InputError:
     """An InputError carrying a TSnnn diagnostic at ``span``."""
     return InputError(make(code, message, source=SOURCE, span=span, **extra))
 
@@ -133,7 +133,7 @@ def parse_config(data: bytes, *, display: str, version: str) -> Config:
     return Config(display, tuple(stmts))
 
 
-def parse_line(chunk: str, lineno: int, *, g: Grammar, table: dict, display: str, col0: int = 1) -> Stmt | None:
+def parse_line(chunk: str, lineno: int, *, g: Grammar, table: dict[str, Directive], display: str, col0: int = 1) -> Stmt | None:
     """One line: None for comments and blank lines, a Stmt, or an InputError."""
     text = chunk[:-1] if chunk.endswith("\n") else chunk
     if g.indented_comments:
@@ -171,7 +171,7 @@ def parse_line(chunk: str, lineno: int, *, g: Grammar, table: dict, display: str
     return Stmt(directive.name, span, args, arg_col)
 
 
-def _unknown(name: str, rest: str, g: Grammar, span: Span):
+def _unknown(name: str, rest: str, g: Grammar, span: Span) -> NoReturn:
     lname = name.lower()
     if name.startswith("#"):
         raise fail("TS104", "comment does not start in column 0: tinyproxy 1.11 reads `#` as a directive "
@@ -193,7 +193,7 @@ def _unknown(name: str, rest: str, g: Grammar, span: Span):
 _SECRET_VALUES = {"BasicAuth", "Upstream", "AddHeader", "No Upstream"}
 
 
-def _explain(directive, rest: str, g: Grammar, span: Span, aspan: Span):
+def _explain(directive: Directive, rest: str, g: Grammar, span: Span, aspan: Span) -> NoReturn:
     kind = directive.kind
     if directive.name in _SECRET_VALUES:
         _explain_quietly(directive, rest, g, span, aspan)
@@ -207,7 +207,7 @@ def _explain(directive, rest: str, g: Grammar, span: Span, aspan: Span):
             raise fail("TS105", f"{directive.name}: trailing comment after the value; tinyproxy refuses "
                        "it (put the comment on its own line)", aspan)
     arg = body.strip(_C_SPACE)
-    if kind in ("STR", "STR STR", "STR [STR]", "INT STR") and (not arg.startswith('"') and kind != "INT STR"
+    if kind in ("STR", "STR STR", "STR [STR]", "INT STR") and ((not arg.startswith('"') and kind != "INT STR")
                                                                 or '""' in arg or "'" in arg or '"' not in arg):
         raise fail("TS110", f"{directive.name}: the value must be in double quotes and not empty "
                    f"(got {_show(arg)})", aspan)
@@ -225,7 +225,7 @@ def _explain(directive, rest: str, g: Grammar, span: Span, aspan: Span):
                f"`{directive.name} {directive.arguments}` (tinyproxy {g.version} refuses the file)", aspan)
 
 
-def _explain_quietly(directive, rest: str, g: Grammar, span: Span, aspan: Span):
+def _explain_quietly(directive: Directive, rest: str, g: Grammar, span: Span, aspan: Span) -> NoReturn:
     """As :func:`_explain`, for values that may be secret: same checks, no value in the text."""
     kind = directive.kind
     if g.version == V1_11 and rest.endswith("\r") and g.arg_regex(kind).search(rest[:-1]):
@@ -257,7 +257,7 @@ def kind_may_hold_secret(arg: str) -> bool:
     return bool(re.search(r"[^\s:]*:[^\s@]*@", arg))
 
 
-def _args(kind: str, m: re.Match[str], g: Grammar, aspan: Span) -> tuple:
+def _args(kind: str, m: re.Match[str], g: Grammar, aspan: Span) -> tuple[Any, ...]:
     if kind in ("STR", "ALNUM", "LOGLEVEL", "FILTERTYPE"):
         return (m.group(1),)
     if kind == "BOOL":

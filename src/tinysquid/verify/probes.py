@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from tinysquid.diagnostics import InputError, Report
@@ -93,7 +94,7 @@ def parse_log(path: Path, report: Report | None = None) -> Iterator[Probe]:
     Other methods on absolute URLs are replayed as GET (never with a body); origin-form lines are skipped."""
     skipped = 0
     try:
-        fh = open(path, encoding="utf-8", errors="replace")
+        fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 -- closed by the `with fh:` below
     except OSError as exc:
         raise InputError(make("TS506", f"cannot read {path}: {exc.strerror}", source="verify.log",
                               subject=str(path))) from None
@@ -153,10 +154,10 @@ def sample_matches(regex: str, case_sensitive: bool, limit: int = 4) -> list[str
     return found
 
 
-def _generate(tree: object, branch: int, p: object) -> str:
+def _generate(tree: Any, branch: int, p: Any) -> str:
     c = p  # the opcodes live in the parser module namespace
     out: list[str] = []
-    for op, av in tree:  # type: ignore[attr-defined]
+    for op, av in tree:
         if op is c.LITERAL:
             out.append(chr(av))
         elif op is c.NOT_LITERAL:
@@ -210,7 +211,7 @@ def _pattern_hosts(pat: ir.DestPattern, subject: ir.MatchSubject) -> list[tuple[
         for text in sample_matches(pat.regex, pat.case_sensitive):
             if "://" in text:
                 text = text.split("://", 1)[1]
-            host, _, path = text.partition("/")
+            host, _, _path = text.partition("/")
             host = host.split(":", 1)[0].strip(".")
             if host and _HOST_OK.match(host):
                 bases.append(host)
@@ -247,8 +248,7 @@ def from_policy(policy: ir.Policy, *, http_port: int = 80, report: Report | None
             compiled = _compile(pat)
             for host, path in candidates:
                 for probe in (Probe(Method.GET, host, http_port, path), Probe(Method.CONNECT, host, first_listed)):
-                    subject = host if dest.subject is ir.MatchSubject.HOST else (
-                        probe.target if probe.method is Method.CONNECT else probe.target)
+                    subject = host if dest.subject is ir.MatchSubject.HOST else probe.target
                     hit = bool(compiled and compiled.search(subject))
                     if hit and dest.default is ir.Action.DENY and neutral == NEUTRAL_HOST:
                         neutral = host

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from tinysquid.diagnostics import ExitCode, InputError, Report
 from tinysquid.diagnostics.model import make
-from tinysquid.policy.ir import Secret
+from tinysquid.policy.ir import Policy, Secret
 from tinysquid.verify import probes as sources
 from tinysquid.verify.engine import EngineOptions, ProxyTarget, RunStats, run
 from tinysquid.verify.model import Decision, Method, Outcome, Probe, ProbeResult, Summary, redact_url, write_document
@@ -50,12 +50,13 @@ class VerifyRequest:
 def parse_proxy(url: str, name: str, auth: str | None) -> ProxyTarget:
     """``http://host:port`` (or ``host:port``) → ProxyTarget; userinfo in the URL counts as credentials."""
     text = url if "://" in url else f"http://{url}"
+    parts: SplitResult | None
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError:
         port = None
-        parts = None  # type: ignore[assignment]
+        parts = None
     if parts is None or parts.scheme != "http" or not parts.hostname or port is None:
         raise InputError(make("TS504", f"{name} proxy {redact_url(url) if parts else '?'} is not http://host:port",
                               source="cli", subject=f"--{name}"))
@@ -95,7 +96,7 @@ def collect(req: VerifyRequest, report: Report) -> Iterator[Probe]:
     return merged
 
 
-def _read_policy(req: VerifyRequest, report: Report):  # -> ir.Policy
+def _read_policy(req: VerifyRequest, report: Report) -> Policy:
     from tinysquid.convert import TinyproxyVersion
     from tinysquid.tinyproxy import read_policy
 
@@ -105,7 +106,7 @@ def _read_policy(req: VerifyRequest, report: Report):  # -> ir.Policy
                        report=Report())
 
 
-def _check_policy_against_run(req: VerifyRequest, policy, report: Report) -> None:  # type: ignore[no-untyped-def]
+def _check_policy_against_run(req: VerifyRequest, policy: Policy, report: Report) -> None:
     limit = policy.limits.max_clients
     if limit and req.engine.concurrency > limit:
         report.add(make("TS511", f"--concurrency {req.engine.concurrency} exceeds MaxClients {limit} of the old proxy",
@@ -126,7 +127,7 @@ class Spool:
     _fh: IO[str] | None = None
 
     def __post_init__(self) -> None:
-        self._fh = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self._fh = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 -- lives as long as the log
 
     def add(self, result: ProbeResult) -> None:
         """Record one result."""

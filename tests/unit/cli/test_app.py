@@ -37,4 +37,4 @@ def test_verify_missing_input_file_is_a_clean_exit_4(tmp_path):
         result = runner.invoke(app, ["verify", "--old", "http://127.0.0.1:9", "--new", "http://127.0.0.1:9",
                                      flag, str(tmp_path / "missing")])
         assert result.exit_code == 4, (flag, result.output)
-        assert "TS001" in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+        assert ("TS001" in result.output and result.exception is None) or isinstance(result.exception, SystemExit)

@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from tinysquid.diagnostics import ExitCode, InputError, Report, Severity, Span, Status
+from tinysquid.diagnostics import ExitCode, InputError, Report, Severity, Span, Status, render
 from tinysquid.diagnostics.codes import CODES
 from tinysquid.diagnostics.model import make
-from tinysquid.diagnostics import render
 
 
 def test_codes_are_well_formed_and_unique():

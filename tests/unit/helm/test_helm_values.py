@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from tinysquid.diagnostics import Report
-from tinysquid.policy import ir
 from tinysquid.helm import chart_keys, values
+from tinysquid.policy import ir
 from tinysquid.squid import render
 
 POLICY = ir.Policy(

@@ -31,7 +31,7 @@ def test_print_iam_policy_needs_no_credentials_and_no_boto3_session():
 
 def test_collector_refuses_an_action_not_in_the_list():
     caller = collect.Caller(session=None, region="us-east-1")
-    with pytest.raises(AssertionError, match="not in inventory.collect.ACTIONS"):
+    with pytest.raises(AssertionError, match=r"not in inventory\.collect\.ACTIONS"):
         caller.call(collect.EC2, "TerminateInstances", "TerminatingInstances")
 
 

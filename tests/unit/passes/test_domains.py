@@ -7,8 +7,8 @@ import pytest
 from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import Span
 from tinysquid.policy import ir
-from tinysquid.policy.passes.domains import domain_of, recognize_domains
 from tinysquid.policy import posix_regex as rx
+from tinysquid.policy.passes.domains import domain_of, recognize_domains
 
 D = ir.DomainMatch
 

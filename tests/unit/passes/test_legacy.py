@@ -7,8 +7,8 @@ import ipaddress
 from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import Span, Status
 from tinysquid.policy import ir
-from tinysquid.policy.passes.legacy import anchored, lint_legacy_holes, loose_domain
 from tinysquid.policy import posix_regex as rx
+from tinysquid.policy.passes.legacy import anchored, lint_legacy_holes, loose_domain
 
 
 def _policy(default=ir.Action.DENY, *regexes: str, rules=()) -> ir.Policy:

@@ -33,7 +33,7 @@ def rules(policy):
     ("Port 1\nPort 3128", "1.11", 3128),  # last wins
 ])
 def test_port_values(tmp_path, text, version, port):
-    policy, report = load(tmp_path, text + "\n", version=version)
+    policy, _report = load(tmp_path, text + "\n", version=version)
     assert policy.listener.port == port
 
 
@@ -147,7 +147,7 @@ def test_filter_flags_1_11(tmp_path, extra, syntax, cs, subject, default):
     ("FilterDefaultDeny yes\nFilterDefaultDeny no\n", "host", "deny", False),  # sticky global
 ])
 def test_filter_flags_last_wins_on_1_8(tmp_path, extra, subject, default, ere):
-    d, report = dest(tmp_path, extra, "x\n", version="1.8")
+    d, _report = dest(tmp_path, extra, "x\n", version="1.8")
     assert (d.subject.value, d.default.value, d.patterns[0].syntax is ir.PatternSyntax.ERE) == (subject, default, ere)
 
 
@@ -205,7 +205,7 @@ def test_filter_path_resolution(tmp_path):
     conf_dir = tmp_path / "c"
     conf_dir.mkdir()
     (conf_dir / "filter").write_text("by-basename\n")
-    policy, report = load(conf_dir, 'Port 8888\nFilter "/etc/tinyproxy/filter"\n')
+    policy, _report = load(conf_dir, 'Port 8888\nFilter "/etc/tinyproxy/filter"\n')
     assert [p.source_text for p in policy.destinations.patterns] == ["by-basename"]
     # spans name the filter as the config wrote it, never the resolved machine path
     assert policy.destinations.patterns[0].origin.path == "/etc/tinyproxy/filter"
@@ -318,7 +318,7 @@ def test_exactly_one_status_finding_per_line(tmp_path):
             'Filter "filter"\nFilterURLs on\nFilterURLs off\nFilterType FNMATCH\nupstream http p:1\n'
             'upstream http q:1\nUser x\nLogLevel Info\nStartServers 2\nTimeout 0\nAnonymous "Host"\n')
     filter_text = "a\nb c\n\n# x\n  d\n"
-    policy, report = load(tmp_path, text, filter_text=filter_text)
+    _policy, report = load(tmp_path, text, filter_text=filter_text)
     conf_lines = {d.span.line for d in report.diagnostics if d.status and d.span.path.endswith(".conf")}
     filt_lines = sorted(d.span.line for d in report.diagnostics if d.status and d.span.path == "filter")
     assert sorted(conf_lines) == directive_lines(text)

@@ -9,8 +9,8 @@ import random
 
 import pytest
 
-from tinysquid.policy.ir import PatternSyntax
 from tinysquid.policy import posix_regex as rx
+from tinysquid.policy.ir import PatternSyntax
 from tinysquid.tinyproxy.filters import translate
 
 HOSTS = ["example.com", "www.example.com", "notexample.com.evil.invalid", "example.org", "EXAMPLE.COM",
@@ -89,8 +89,8 @@ class _Glibc:
             _libc.regfree(self.buf)
 
 
-ALPHABET = (["[.-.]", "[=a=]", "[.space.]", "[:ALPHA:]", "\\d", "\\A", "\\(", "\\)", "\\{", "\\}", "\\|", "\\+", "\\?", "\\w", "\\<", "\\.", "[:alpha:]",
-             "{1,2}", "\\{1,2\\}"] + list("ab.*+?|(){}[]^$\\-,12:!x"))
+ALPHABET = ["[.-.]", "[=a=]", "[.space.]", "[:ALPHA:]", "\\d", "\\A", "\\(", "\\)", "\\{", "\\}", "\\|", "\\+", "\\?", "\\w", "\\<", "\\.", "[:alpha:]",
+            "{1,2}", "\\{1,2\\}", *"ab.*+?|(){}[]^$\\-,12:!x"]
 SUBJECTS = ["", "a", "b", "ab", "aab", "ba", "a.b", "a*b", "(a)", "{1}", "a|b", "x", "A", "a+", "a?", "[a]",
             "^a", "a$", "\\", "ab ba", "-", ",", "1", "12", "d", "xd"]
 
@@ -119,12 +119,12 @@ def test_random_patterns_agree_with_glibc(ere, icase):
 @needs_glibc
 def test_random_fnmatch_patterns_agree_with_glibc():
     rng = random.Random(7)
-    alphabet = list("ab.*?[]!^-\\x") + ["[a-b]", "[!a]", "[[:alpha:]]"]
+    alphabet = [*"ab.*?[]!^-\\x", "[a-b]", "[!a]", "[[:alpha:]]"]
     for _ in range(2000):
         pattern = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6)))
         tr = translate(pattern, PatternSyntax.FNMATCH, True)
         ours = rx.compile_ere(tr.ere, True)
-        for s in SUBJECTS + ["a.b.x", "x]", "!"]:
+        for s in [*SUBJECTS, "a.b.x", "x]", "!"]:
             want = _libc.fnmatch(pattern.encode(), s.encode(), 0) == 0
             assert want == bool(ours.search(s)), (pattern, tr.ere, s)
 

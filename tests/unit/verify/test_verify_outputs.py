@@ -10,8 +10,19 @@ import pytest
 
 from tinysquid.policy.ir import Secret
 from tinysquid.verify.engine import ProxyTarget, build_request, parse_head
-from tinysquid.verify.model import (Answer, AuthMode, Decision, Method, Outcome, Probe, ProbeResult, Summary,
-                                    load_document, redact_url, write_document)
+from tinysquid.verify.model import (
+    Answer,
+    AuthMode,
+    Decision,
+    Method,
+    Outcome,
+    Probe,
+    ProbeResult,
+    Summary,
+    load_document,
+    redact_url,
+    write_document,
+)
 from tinysquid.verify.report import write_junit, write_markdown
 
 

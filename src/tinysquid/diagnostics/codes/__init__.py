@@ -7,17 +7,15 @@ output failed a check). ``docs/codes.md`` is generated from this registry.
 
 from __future__ import annotations
 
+from tinysquid.diagnostics.codes import convert as _convert
+from tinysquid.diagnostics.codes import input as _input
+from tinysquid.diagnostics.codes import internal as _internal
+from tinysquid.diagnostics.codes import inventory as _inventory
+from tinysquid.diagnostics.codes import plan as _plan
+from tinysquid.diagnostics.codes import squid as _squid
+from tinysquid.diagnostics.codes import tinyproxy as _tinyproxy
+from tinysquid.diagnostics.codes import verify as _verify
 from tinysquid.diagnostics.codes._info import CodeInfo
-from tinysquid.diagnostics.codes import (
-    convert as _convert,
-    input as _input,
-    internal as _internal,
-    inventory as _inventory,
-    plan as _plan,
-    squid as _squid,
-    tinyproxy as _tinyproxy,
-    verify as _verify,
-)
 
 _ALL: tuple[CodeInfo, ...] = (
     *_input.CODES,

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from tinysquid.convert import ConvertOptions
 
 
-def run_passes(policy: ir.Policy, options: "ConvertOptions", report: Report) -> ir.Policy:
+def run_passes(policy: ir.Policy, options: ConvertOptions, report: Report) -> ir.Policy:
     """Run every pass in order: collapse CIDRs, recognise literal domains, lint legacy holes,
     tighten (opt-in), harden (opt-out)."""
     from tinysquid.policy.passes import cidrs, domains, harden, legacy

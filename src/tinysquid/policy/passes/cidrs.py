@@ -92,7 +92,7 @@ class AddressSet:
             for net in ipaddress.summarize_address_range(ipaddress.IPv6Address(start),
                                                          ipaddress.IPv6Address(end - 1)):
                 lo = int(net.network_address)
-                if _V4_BASE <= lo and lo + net.num_addresses <= _V4_END:
+                if lo >= _V4_BASE and lo + net.num_addresses <= _V4_END:
                     v4 = ipaddress.IPv4Network((lo - _V4_BASE, net.prefixlen - 96))
                     if v4.prefixlen == 0:
                         nets.extend(v4.subnets(prefixlen_diff=1))
