@@ -2,6 +2,7 @@
 
 ``convert_file`` is pure (reads inputs, returns files and a Report, prints nothing);
 ``write_outputs`` writes them atomically. The CLI is a thin shell over these two.
+The options and stage enums live in :mod:`tinysquid.options` (re-exported here).
 """
 
 from __future__ import annotations
@@ -10,52 +11,13 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
-from tinysquid import __version__
 from tinysquid._fs import OutputFile, write_dir_atomically
+from tinysquid._version import __version__
 from tinysquid.diagnostics import Report
+from tinysquid.options import ChartVersion, ConvertOptions, SquidVersion, TinyproxyVersion
 from tinysquid.policy import ir
-
-
-class SquidVersion(StrEnum):
-    """Target squid major version (5 = Debian 12's 5.7, 6 = the chart image's 6.13)."""
-
-    V5 = "5"
-    V6 = "6"
-
-
-class ChartVersion(StrEnum):
-    """Target version line of the younsl ``squid`` Helm chart."""
-
-    V0_9 = "0.9"
-    V0_7 = "0.7"
-
-
-class TinyproxyVersion(StrEnum):
-    """The tinyproxy grammar the input was written for."""
-
-    V1_8 = "1.8"
-    V1_10 = "1.10"
-    V1_11 = "1.11"
-
-
-@dataclass(frozen=True, slots=True)
-class ConvertOptions:
-    """Everything that changes what ``convert`` produces.
-
-    ``root``: absolute paths in the config (Filter files) are looked up under this directory.
-    ``harden``: add the deliberate narrowing (metadata range, manager, fd cap), each reported.
-    ``tighten``: emit anchored versions of unanchored legacy patterns (marked approximated).
-    """
-
-    squid_version: SquidVersion = SquidVersion.V6
-    chart_version: ChartVersion = ChartVersion.V0_9
-    tinyproxy_version: TinyproxyVersion = TinyproxyVersion.V1_11
-    root: Path | None = None
-    harden: bool = True
-    tighten: bool = False
 
 
 @dataclass
@@ -169,3 +131,19 @@ def render_report_markdown(report: Report, config_path: Path) -> str:
     from tinysquid.diagnostics import render
 
     return render.to_markdown(report, title=f"Translation report for `{config_path}` ({GENERATED_BY})")
+
+
+__all__ = [
+    "GENERATED_BY",
+    "REPORT_SCHEMA_VERSION",
+    "ChartVersion",
+    "ConvertOptions",
+    "ConvertResult",
+    "SquidVersion",
+    "TinyproxyVersion",
+    "convert_file",
+    "render_report_json",
+    "render_report_markdown",
+    "settle_line_statuses",
+    "write_outputs",
+]

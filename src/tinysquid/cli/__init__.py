@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from tinysquid import __version__
+from tinysquid._version import __version__
 from tinysquid.cli import convert as _convert
 from tinysquid.cli import inventory as _inventory
 from tinysquid.cli import plan as _plan

@@ -54,7 +54,7 @@ def plan_cutover(
                                                            "instead of stdout.")] = None,
 ) -> None:
     """Write a phased, checkable cutover runbook with rollback from tinyproxy to squid."""
-    from tinysquid import __version__
+    from tinysquid._version import __version__
     from tinysquid.diagnostics import ExitCode
     from tinysquid.plan import build, render
     from tinysquid.plan.phases import Strategy

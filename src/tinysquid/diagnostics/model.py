@@ -1,46 +1,20 @@
-"""Span, Diagnostic, Severity, Status: the value types of every finding tinysquid reports."""
+"""Span, Diagnostic, Severity, Status: the value types of every finding tinysquid reports.
+
+Severity and Status live in :mod:`tinysquid.diagnostics.enums` (below the code registry, which
+names them) and are re-exported here; this module reads the registry, never the other way round.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from tinysquid.diagnostics.codes import CODES
+from tinysquid.diagnostics.enums import Severity, Status
+
 EMPTY: Mapping[str, Any] = MappingProxyType({})
-
-_CODES: Mapping[str, Any] | None = None
-
-
-def _code_registry() -> Mapping[str, Any]:
-    """The code registry, imported on first use (it imports this module) and then kept: an import
-    statement per call cost ~1 µs, which is a third of a second over 100,000 findings × 3 uses."""
-    global _CODES
-    if _CODES is None:
-        from tinysquid.diagnostics.codes import CODES
-
-        _CODES = CODES
-    return _CODES
-
-
-class Severity(StrEnum):
-    """How loud a finding is. ``error`` findings in input stop the command (exit 2)."""
-
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-
-
-class Status(StrEnum):
-    """How faithfully one input line was carried over by ``convert``."""
-
-    EXACT = "exact"
-    APPROXIMATED = "approximated"
-    UNSUPPORTED = "unsupported"
-    DROPPED_BY_TINYPROXY = "dropped-by-tinyproxy"
-    HARDENING = "hardening"
-    LEGACY_HOLE = "legacy-hole"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -80,7 +54,7 @@ class Diagnostic:
     @property
     def name(self) -> str:
         """The code's kebab-case name (``filter-bre-approximated``)."""
-        info = (_CODES or _code_registry()).get(self.code)
+        info = CODES.get(self.code)
         return info.name if info else "unknown"
 
     def location(self) -> str:
@@ -132,7 +106,7 @@ def make(
     data: Mapping[str, Any] | None = None,
 ) -> Diagnostic:
     """Build a Diagnostic whose severity, status and hint default to the code's registry entry."""
-    info = (_CODES or _code_registry())[code]  # KeyError here means an unregistered code: a bug, caught by tests
+    info = CODES[code]  # KeyError here means an unregistered code: a bug, caught by tests
     return Diagnostic(
         code=code,
         message=message,
@@ -154,3 +128,6 @@ class InputError(Exception):
     def __init__(self, diagnostic: Diagnostic) -> None:
         super().__init__(diagnostic.human())
         self.diagnostic = diagnostic
+
+
+__all__ = ["EMPTY", "Diagnostic", "InputError", "Severity", "Span", "Status", "make"]

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from tinysquid import __version__
+from tinysquid._version import __version__
 from tinysquid.diagnostics import InputError, Report
 from tinysquid.diagnostics.model import Diagnostic, Span, make
 from tinysquid.policy import ir

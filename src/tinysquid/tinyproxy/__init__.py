@@ -14,7 +14,7 @@ from tinysquid.diagnostics import Report
 from tinysquid.policy import ir
 
 if TYPE_CHECKING:
-    from tinysquid.convert import TinyproxyVersion
+    from tinysquid.options import TinyproxyVersion
 
 
 def read_policy(path: Path, *, version: TinyproxyVersion, root: Path | None, report: Report) -> ir.Policy:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tinysquid.diagnostics.model import Severity, Status
+from tinysquid.diagnostics.enums import Severity, Status
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """TS200 and the convert pipeline's own codes (the front end's are in ``tinyproxy``, the back ends' in ``squid``)."""
 
 from tinysquid.diagnostics.codes._info import CodeInfo
-from tinysquid.diagnostics.model import Severity, Status
+from tinysquid.diagnostics.enums import Severity, Status
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
 

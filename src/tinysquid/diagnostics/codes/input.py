@@ -1,7 +1,7 @@
 """TS0xx: reading input files (missing, unreadable, not text, bad command-line values)."""
 
 from tinysquid.diagnostics.codes._info import CodeInfo
-from tinysquid.diagnostics.model import Severity
+from tinysquid.diagnostics.enums import Severity
 
 E = Severity.ERROR
 

@@ -1,7 +1,7 @@
 """TS9xx: tinysquid's own output failed a check (a bug to report, never the user's fault)."""
 
 from tinysquid.diagnostics.codes._info import CodeInfo
-from tinysquid.diagnostics.model import Severity
+from tinysquid.diagnostics.enums import Severity
 
 CODES: tuple[CodeInfo, ...] = (
     CodeInfo("TS901", "squid-parse-failed", Severity.ERROR,

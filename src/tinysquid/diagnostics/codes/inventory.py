@@ -1,7 +1,7 @@
 """TS6xx: inventory-aws (permission gaps, missing credentials, pricing assumptions, egress caveats)."""
 
 from tinysquid.diagnostics.codes._info import CodeInfo
-from tinysquid.diagnostics.model import Severity
+from tinysquid.diagnostics.enums import Severity
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
 

@@ -5,7 +5,7 @@ TS700–TS719 pre-flight checks, TS720–TS729 egress risks, TS730–TS739 clien
 """
 
 from tinysquid.diagnostics.codes._info import CodeInfo
-from tinysquid.diagnostics.model import Severity
+from tinysquid.diagnostics.enums import Severity
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
 

@@ -4,7 +4,7 @@ Owned by the back ends (``tinysquid.squid``, ``tinysquid.helm``) and the hardeni
 """
 
 from tinysquid.diagnostics.codes._info import CodeInfo
-from tinysquid.diagnostics.model import Severity, Status
+from tinysquid.diagnostics.enums import Severity, Status
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
 A, U, H = Status.APPROXIMATED, Status.UNSUPPORTED, Status.HARDENING

@@ -6,7 +6,7 @@ claim: shared/research/tinyproxy-semantics.md and tinyproxy's ``src/conf.c``, ``
 """
 
 from tinysquid.diagnostics.codes._info import CodeInfo
-from tinysquid.diagnostics.model import Severity, Status
+from tinysquid.diagnostics.enums import Severity, Status
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
 A, U, D, L = Status.APPROXIMATED, Status.UNSUPPORTED, Status.DROPPED_BY_TINYPROXY, Status.LEGACY_HOLE

@@ -1,7 +1,7 @@
 """TS5xx: verify (probe sources, probe results, run problems)."""
 
 from tinysquid.diagnostics.codes._info import CodeInfo
-from tinysquid.diagnostics.model import Severity
+from tinysquid.diagnostics.enums import Severity
 
 CODES: tuple[CodeInfo, ...] = (
     CodeInfo("TS501", "proxy-unreachable", Severity.ERROR,

@@ -8,7 +8,7 @@ from tinysquid.diagnostics import Report
 from tinysquid.policy import ir
 
 if TYPE_CHECKING:
-    from tinysquid.convert import ConvertOptions
+    from tinysquid.options import ConvertOptions
 
 
 def run_passes(policy: ir.Policy, options: ConvertOptions, report: Report) -> ir.Policy:

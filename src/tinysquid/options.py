@@ -1,0 +1,53 @@
+"""What a conversion targets and how: the stage enums and :class:`ConvertOptions`.
+
+This module sits below every stage (it imports only the standard library), so the front end, the
+passes, the back ends and the commands can all name an option without importing the pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+class SquidVersion(StrEnum):
+    """Target squid major version (5 = Debian 12's 5.7, 6 = the chart image's 6.13)."""
+
+    V5 = "5"
+    V6 = "6"
+
+
+class ChartVersion(StrEnum):
+    """Target version line of the younsl ``squid`` Helm chart."""
+
+    V0_9 = "0.9"
+    V0_7 = "0.7"
+
+
+class TinyproxyVersion(StrEnum):
+    """The tinyproxy grammar the input was written for."""
+
+    V1_8 = "1.8"
+    V1_10 = "1.10"
+    V1_11 = "1.11"
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertOptions:
+    """Everything that changes what ``convert`` produces.
+
+    ``root``: absolute paths in the config (Filter files) are looked up under this directory.
+    ``harden``: add the deliberate narrowing (metadata range, manager, fd cap), each reported.
+    ``tighten``: emit anchored versions of unanchored legacy patterns (marked approximated).
+    """
+
+    squid_version: SquidVersion = SquidVersion.V6
+    chart_version: ChartVersion = ChartVersion.V0_9
+    tinyproxy_version: TinyproxyVersion = TinyproxyVersion.V1_11
+    root: Path | None = None
+    harden: bool = True
+    tighten: bool = False
+
+
+__all__ = ["ChartVersion", "ConvertOptions", "SquidVersion", "TinyproxyVersion"]
