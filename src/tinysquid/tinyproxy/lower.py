@@ -6,325 +6,129 @@ not what the file seems to say: repeated scalars keep the last value, Filter fla
 invalid Allow still makes the default deny), scoped upstream rules are prepended (so they are
 evaluated newest first) and the first default wins. Sources: research notes §3–§6 and
 ``conf.c``/``acl.c``/``hostspec.c``/``upstream.c``/``filter.c`` at 1.8.4, 1.10.0, 1.11.1.
+
+Each directive of :data:`~tinysquid.tinyproxy.directives.DIRECTIVES` has one small function here,
+registered with ``@_lowers("Name")``; :func:`lower` runs them in file order over one
+:class:`_Lowering` and builds the Policy from what they collected. Addresses are in
+:mod:`~tinysquid.tinyproxy.hostspec`, upstream rules in :mod:`~tinysquid.tinyproxy.upstream`.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tinysquid.diagnostics import Report
-from tinysquid.diagnostics.model import Diagnostic, Span, Status, make
+from tinysquid.diagnostics.model import Span
 from tinysquid.policy import ir
 from tinysquid.policy import posix_regex as rx
 from tinysquid.tinyproxy import filters as flt
-from tinysquid.tinyproxy.grammar import GRAMMARS, V1_11, Grammar
-from tinysquid.tinyproxy.nodes import Config, Stmt, UpstreamArgs
-from tinysquid.tinyproxy.parser import SOURCE, check_text, decode_text, fail
+from tinysquid.tinyproxy.directives import DIRECTIVES
+from tinysquid.tinyproxy.findings import LineFindings
+from tinysquid.tinyproxy.grammar import GRAMMARS, V1_11
+from tinysquid.tinyproxy.hostspec import U32, inet_aton, parse_address, parse_hostspec
+from tinysquid.tinyproxy.nodes import Config, Stmt
+from tinysquid.tinyproxy.parser import check_text, decode_text, fail
+from tinysquid.tinyproxy.upstream import describe_route, lower_upstream
 
-U32 = 0xFFFFFFFF  # set_int_arg stores strtoul's result in an unsigned int
 ANONYMOUS_IMPLICIT = ("Content-Length", "Content-Type")  # main.c adds these when Anonymous is used
 
-
-# --------------------------------------------------------------------------- addresses (hostspec.c)
-
-
-def inet_aton(text: str) -> int | None:
-    """glibc ``inet_aton``: 1–4 parts, each strtoul base 0 (``0x`` hex, leading 0 octal);
-    ``127.1`` = 127.0.0.1, ``10`` = 0.0.0.10. None when it is not an address."""
-    parts = text.split(".")
-    if not 1 <= len(parts) <= 4:
-        return None
-    values = []
-    for part in parts:
-        if not re.fullmatch(r"0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*", part):
-            return None
-        values.append(int(part[2:] or "0", 16) if part[:2].lower() == "0x" else
-                      int(part, 8) if part.startswith("0") else int(part))
-    *head, last = values
-    if any(v > 255 for v in head) or last >= 1 << (8 * (4 - len(head))):
-        return None
-    value = 0
-    for v in head:
-        value = (value << 8) | v
-    return (value << (8 * (4 - len(head)))) | last
-
-
-def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """``full_inet_pton``: inet_aton first, then inet_pton(AF_INET6)."""
-    v4 = inet_aton(text)
-    if v4 is not None:
-        return ipaddress.IPv4Address(v4)
-    try:
-        return ipaddress.IPv6Address(text) if "%" not in text else None
-    except ValueError:
-        return None
-
-
-def parse_hostspec(text: str, *, dotted_masks: bool) -> ir.IPNetwork | str | None:
-    """``hostspec_parse``: a network (host bits masked), a name (str), or None when invalid.
-
-    The text is split at the last ``/``; an IPv4 mask is 0–32 (tinyproxy adds 96 and checks ≤128),
-    IPv6 0–128; a dotted mask is accepted only for IPv4 sites (``dotted_masks``); a non-address with
-    ``/`` or ``:`` is invalid; anything else is a name.
-    """
-    addr_text, slash, mask = text.rpartition("/") if "/" in text else (text, "", "")
-    addr = parse_address(addr_text)
-    if addr is None:
-        if slash or ":" in addr_text:
-            return None
-        return text
-    prefix: int
-    if not slash:
-        prefix = addr.max_prefixlen
-    elif "." in mask:
-        if addr.version == 6 or not dotted_masks:
-            return None
-        try:
-            m = int(ipaddress.IPv4Address(mask))
-        except ValueError:
-            return None
-        bits = bin(m).count("1")
-        if m != (U32 << (32 - bits)) & U32:
-            # a non-contiguous mask: tinyproxy masks byte-wise; keep the exact set only if contiguous
-            return None
-        prefix = bits
-    else:
-        if not mask.isdigit():
-            return None
-        prefix = int(mask)
-        if prefix > addr.max_prefixlen:
-            return None
-    net_cls = ipaddress.IPv4Network if addr.version == 4 else ipaddress.IPv6Network
-    return net_cls((int(addr), prefix), strict=False)
-
-
-# --------------------------------------------------------------------------- the lowering
-
-
-@dataclass
-class _State:
-    g: Grammar
-    path: str
-    report: Report
-    findings: dict[tuple[str, int], Diagnostic] = field(default_factory=dict)
-    sources: list[str] = field(default_factory=list)
-    extra: list[Diagnostic] = field(default_factory=list)
-
-    def status(self, code: str, message: str, span: Span, **kw: Any) -> None:
-        """Record THE fidelity finding of a line: a later call replaces it, except that an exact
-        verdict never hides an inexact one (a filter line split into two patterns, say)."""
-        key = (span.path, span.line)
-        old = self.findings.get(key)
-        if code == "TS200" and old is not None and old.status is not Status.EXACT:
-            return
-        self.findings[key] = make(code, message, source=SOURCE, span=span, **kw)
-
-    def exact(self, message: str, span: Span, **kw: Any) -> None:
-        self.status("TS200", message, span, **kw)
-
-    def note(self, code: str, message: str, span: Span, **kw: Any) -> None:
-        """A finding that is not the line's verdict (no status)."""
-        self.extra.append(make(code, message, source=SOURCE, span=span, status=None, **kw))
-
-
+# Scalars: the last occurrence wins; earlier ones get TS129 and are not lowered.
 _LAST_WINS = {"Port", "Timeout", "MaxClients", "ViaProxyName", "DisableViaHeader", "XTinyproxy", "Filter",
               "User", "Group", "PidFile", "LogFile", "Syslog", "LogLevel", "StatHost", "StatFile",
               "DefaultErrorFile", "BindSame", "ReverseOnly", "ReverseMagic", "ReverseBaseURL"}
-_OBSOLETE = {"MaxSpareServers", "MinSpareServers", "StartServers", "MaxRequestsPerChild"}
+_OBSOLETE = ("MaxSpareServers", "MinSpareServers", "StartServers", "MaxRequestsPerChild")
 _FLAGS = {"FilterURLs": "url", "FilterExtended": "ere", "FilterCaseSensitive": "cs", "FilterDefaultDeny": "dd"}
+
+
+@dataclass
+class _Lowering:
+    """What the directive functions collect while :func:`lower` walks the file."""
+
+    st: LineFindings
+    last: dict[str, Stmt]
+    config_path: Path
+    root: Path | None
+    listen: list[str] = field(default_factory=list)
+    client_rules: list[ir.ClientRule] = field(default_factory=list)
+    any_acl: bool = False
+    connect_ports: set[int] = field(default_factory=set)
+    connect_origins: list[Span] = field(default_factory=list)
+    any_connect: bool = False
+    add_headers: list[ir.AddedHeader] = field(default_factory=list)
+    anonymous: list[str] = field(default_factory=list)
+    header_origins: list[Span] = field(default_factory=list)
+    users: list[ir.BasicAuthUser] = field(default_factory=list)
+    upstream_scoped: list[ir.UpstreamRoute] = field(default_factory=list)
+    upstream_default: ir.UpstreamRoute | None = None
+    default_line: int = 0
+    flag_values: dict[str, bool] = field(
+        default_factory=lambda: {"url": False, "ere": False, "cs": False, "dd": False, "fnmatch": False})
+    flag_lines: dict[str, Stmt] = field(default_factory=dict)
+
+
+_Lower = Callable[[_Lowering, Stmt], None]
+_LOWERINGS: dict[str, _Lower] = {}
+
+
+def _lowers(*names: str) -> Callable[[_Lower], _Lower]:
+    """Register the decorated function as the lowering of the directives ``names``."""
+    def register(fn: _Lower) -> _Lower:
+        for name in names:
+            if name in _LOWERINGS:
+                raise RuntimeError(f"two lowerings for {name}")
+            _LOWERINGS[name] = fn
+        return fn
+    return register
 
 
 def lower(config: Config, *, version: str, config_path: Path, root: Path | None, report: Report) -> ir.Policy:
     """Lower ``config`` to a Policy, loading the filter file; findings go to ``report``."""
-    g = GRAMMARS[version]
-    st = _State(g, config.path, report)
-    stmts = config.stmts
-
-    # scalars: the last occurrence wins; earlier ones have no effect
+    st = LineFindings(GRAMMARS[version], config.path, report)
     last: dict[str, Stmt] = {}
-    for s in stmts:
+    for s in config.stmts:
         if s.name in _LAST_WINS:
             if s.name in last:
                 prev = last[s.name]
                 st.status("TS129", f"{prev.name} is overridden by line {s.span.line}", prev.span,
                           consequence="tinyproxy used the later value; so does the conversion")
             last[s.name] = s
+    port_stmt, port = _port(st, last, config.path)
+    lw = _Lowering(st, last, config_path, root)
+    for s in config.stmts:
+        if s.name not in _LAST_WINS or s is last[s.name]:
+            _LOWERINGS[s.name](lw, s)
+    policy = _policy(lw, config, port_stmt, port)
+    report.extend(st.findings.values())
+    report.extend(st.extra)
+    return policy
 
-    # Port: values > 65535 were refused by the parser (handle_port); 0 or none refuses to start
+
+def _port(st: LineFindings, last: dict[str, Stmt], path: str) -> tuple[Stmt, int]:
+    """Port, before any other line: values > 65535 were refused by the parser (handle_port); 0 or
+    none refuses to start."""
     port = last["Port"].args[0] & U32 if "Port" in last else 0
     if port == 0:
-        span = last["Port"].arg_span() if "Port" in last else Span(config.path, 1)
+        span = last["Port"].arg_span() if "Port" in last else Span(path, 1)
         raise fail("TS106", "no Port is set (or Port is 0): tinyproxy refuses to start", span)
     port_stmt = last["Port"]
     octal = " (octal)" if port_stmt.args[1].startswith("0") and port_stmt.args[1] != "0" else ""
     st.exact(f"Port {port_stmt.args[1]} → listens on port {port}{octal}", port_stmt.span)
+    return port_stmt, port
 
-    listen: list[str] = []
-    client_rules: list[ir.ClientRule] = []
-    any_acl = False
-    connect_ports: set[int] = set()
-    connect_origins: list[Span] = []
-    any_connect = False
-    add_headers: list[ir.AddedHeader] = []
-    anonymous: list[str] = []
-    header_origins: list[Span] = []
-    users: list[ir.BasicAuthUser] = []
-    upstream_scoped: list[ir.UpstreamRoute] = []
-    upstream_default: ir.UpstreamRoute | None = None
-    default_line = 0
-    flag_values = {"url": False, "ere": False, "cs": False, "dd": False, "fnmatch": False}
-    flag_lines: dict[str, Stmt] = {}
 
-    for s in stmts:
-        n, a, span = s.name, s.args, s.span
-        if n == "Port":
-            continue
-        if n == "Listen":
-            addr = a[0]
-            if parse_address(addr) is None or (":" not in addr and inet_aton(addr) is None):
-                raise fail("TS101", f"Listen {addr!r} is not an address tinyproxy can listen on", s.arg_span())
-            listen.append(addr)
-            st.exact(f"Listen {addr}", span)
-        elif n in ("Allow", "Deny"):
-            any_acl = True
-            action = ir.Action.ALLOW if n == "Allow" else ir.Action.DENY
-            spec = parse_hostspec(a[0], dotted_masks=False)
-            if spec is None:
-                st.status("TS120", f"{n} {a[0]}: not a valid address; tinyproxy warns and drops the entry",
-                          span, consequence="the entry matches no client, but the rule list still makes the "
-                          "default deny: clients no other rule admits are refused")
-            elif isinstance(spec, str):
-                client_rules.append(ir.ClientRule(action, ir.ClientHostname(spec.lower()), span))
-                st.exact(f"{n} {a[0]}: hostname entry (forward lookup or reverse-DNS suffix match)", span)
-            else:
-                client_rules.append(ir.ClientRule(action, ir.ClientNetwork(spec), span))
-                same = a[0] in (str(spec), str(spec.network_address)) and (
-                    "/" in a[0] or spec.prefixlen == spec.max_prefixlen)
-                shown = "" if same else f" = {spec}"
-                st.exact(f"{n} {a[0]}{shown}", span)
-        elif n == "ConnectPort":
-            any_connect = True
-            value = a[0]
-            connect_origins.append(span)
-            if 1 <= value <= 65535:
-                connect_ports.add(value)
-                st.exact(f"ConnectPort {a[1]} → CONNECT allowed to port {value}", span)
-            else:
-                st.exact(f"ConnectPort {a[1]}: no CONNECT port is {value}; with no other ConnectPort, "
-                         "CONNECT is refused entirely", span)
-        elif n == "Filter":
-            if s is not last["Filter"]:
-                continue
-            # Findings on pattern lines name the file as the config names it; say here which local
-            # file that was, so a user who copied the config off the host can open it.
-            found = flt.find_filter(a[0], config_path, root)
-            read_from = f" (read from {found})" if found is not None and str(found) != a[0] else ""
-            st.exact(f"Filter {a[0]!r}{read_from}", span)
-        elif n in _FLAGS or n == "FilterType":
-            _filter_flag(st, s, flag_values, flag_lines)
-        elif n in ("Upstream", "No Upstream"):
-            route, problem = _upstream(st, s)
-            if route is None:
-                continue
-            if route.site is None:
-                if upstream_default is not None:
-                    st.status("TS122", f"duplicate default upstream (the first, line {default_line}, wins)",
-                              span, consequence="tinyproxy drops this rule; so does the conversion")
-                    continue
-                upstream_default, default_line = route, span.line
-            else:
-                upstream_scoped.insert(0, route)  # upstream_add prepends scoped rules
-            if not problem:
-                st.exact(_describe_route(route, s.args[0]), span)
-        elif n == "Timeout":
-            if s is last["Timeout"]:
-                value = a[0] & U32
-                if value == 0:
-                    st.note("TS127", "Timeout 0 means 600 seconds (tinyproxy warns)", span)
-                st.exact(f"Timeout {a[1]} → {value or 600} s idle timeout", span)
-        elif n == "MaxClients":
-            if s is last["MaxClients"]:
-                st.exact(f"MaxClients {a[1]} → {a[0] & U32} concurrent clients", span)
-        elif n == "ViaProxyName":
-            if s is last["ViaProxyName"]:
-                st.exact(f"ViaProxyName {a[0]!r}", span)
-                header_origins.append(span)
-        elif n in ("DisableViaHeader", "XTinyproxy"):
-            if s is last[n]:
-                st.exact(f"{n} {'yes' if a[0] else 'no'}", span)
-                header_origins.append(span)
-        elif n == "AddHeader":
-            add_headers.append(ir.AddedHeader(a[0], a[1], span))
-            st.exact(f"AddHeader {a[0]!r}", span)
-        elif n == "Anonymous":
-            anonymous.append(a[0])
-            header_origins.append(span)
-            st.exact(f"Anonymous {a[0]!r}: header allowed through", span)
-        elif n == "BasicAuth":
-            user, password = a
-            if len(user) + 1 + len(password.reveal()) > 256:
-                st.status("TS132", f"BasicAuth for user {user!r}: credentials longer than 256 bytes are "
-                          "dropped by tinyproxy", span)
-            else:
-                users.append(ir.BasicAuthUser(user, password, span))
-                st.exact(f"BasicAuth user {user!r} (password kept as a secret)", span)
-        elif n in ("Bind",):
-            st.status("TS201", f"Bind {a[0]}: outgoing source address", span,
-                      consequence="connections to origins leave from the pod's address, not this one")
-        elif n == "BindSame":
-            if s is last[n]:
-                if a[0]:
-                    st.status("TS201", "BindSame yes: outgoing source = the address the client used", span,
-                              consequence="connections to origins leave from the pod's address")
-                else:
-                    st.exact("BindSame no (the default)", span)
-        elif n in ("LogFile", "Syslog", "LogLevel"):
-            if s is last[n]:
-                st.status("TS202", f"{n}: not applicable on Kubernetes (squid logs to stdout)", span,
-                          consequence="log destination and level change; nothing changes for clients")
-        elif n in ("User", "Group", "PidFile"):
-            if s is last[n]:
-                st.exact(f"{n}: not applicable on Kubernetes (the image and securityContext decide)", span,
-                         consequence="nothing changes for clients")
-        elif n in _OBSOLETE:
-            if g.version == V1_11:
-                st.status("TS125", f"{n}: obsolete on tinyproxy 1.11, which ignores it", span,
-                          consequence="nothing: tinyproxy ignored it too")
-            else:
-                st.status("TS206", f"{n}: preforking knob, not applicable on Kubernetes", span,
-                          consequence="squid's process model differs; concurrency is bounded by MaxClients "
-                          "and the pod count")
-        elif n in ("StatHost", "StatFile"):
-            if s is last[n]:
-                st.status("TS203", f"{n}: tinyproxy's statistics page is not carried over", span,
-                          consequence="requests for the stats host are proxied or refused like any other")
-        elif n in ("ErrorFile", "DefaultErrorFile"):
-            if n == "ErrorFile" or s is last[n]:
-                st.status("TS204", f"{n}: custom error page body is not carried over", span,
-                          consequence="same status codes, squid's own page text")
-        elif n.startswith("Reverse"):
-            if n == "ReversePath" or s is last[n]:
-                st.status("TS205", f"{n}: reverse-proxy directive not carried over", span,
-                          consequence="requests that relied on the reverse mapping are treated as forward-proxy "
-                                      "requests")
-        elif n == "BasicAuthRealm":  # not reachable on supported versions (1.11.3+)
-            st.status("TS205", f"{n}", span)
-        else:  # pragma: no cover - every directive of the table is handled above
-            raise AssertionError(n)
-
-    destinations = _filter_policy(st, last.get("Filter"), flag_values, flag_lines, config_path, root)
-
+def _policy(lw: _Lowering, config: Config, port_stmt: Stmt, port: int) -> ir.Policy:
+    last = lw.last
+    destinations = _filter_policy(lw.st, last.get("Filter"), lw.flag_values, lw.flag_lines, lw.config_path,
+                                  lw.root)
     headers = ir.HeaderPolicy(
         via=not (last["DisableViaHeader"].args[0] if "DisableViaHeader" in last else False),
         via_name=last["ViaProxyName"].args[0] if "ViaProxyName" in last else None,
-        add=tuple(add_headers),
-        allow_only=_header_names([*anonymous, *ANONYMOUS_IMPLICIT]) if anonymous else None,
+        add=tuple(lw.add_headers),
+        allow_only=_header_names([*lw.anonymous, *ANONYMOUS_IMPLICIT]) if lw.anonymous else None,
         client_ip_header=bool(last["XTinyproxy"].args[0]) if "XTinyproxy" in last else False,
-        origins=tuple(header_origins),
+        origins=tuple(lw.header_origins),
     )
     timeout = (last["Timeout"].args[0] & U32) if "Timeout" in last else 600
     limits = ir.Limits(
@@ -333,23 +137,221 @@ def lower(config: Config, *, version: str, config_path: Path, root: Path | None,
         timeout_origin=last["Timeout"].span if "Timeout" in last else None,
         max_clients_origin=last["MaxClients"].span if "MaxClients" in last else None,
     )
-    routes = list(upstream_scoped)
-    if upstream_default is not None:
-        routes.append(upstream_default)
-    policy = ir.Policy(
-        listener=ir.Listener(port=port, addresses=tuple(listen), origin=port_stmt.span),
-        clients=ir.ClientPolicy(tuple(client_rules), ir.Action.DENY if any_acl else ir.Action.ALLOW),
-        connect=ir.ConnectPolicy(frozenset(connect_ports) if any_connect else None, tuple(connect_origins)),
+    routes = list(lw.upstream_scoped)
+    if lw.upstream_default is not None:
+        routes.append(lw.upstream_default)
+    return ir.Policy(
+        listener=ir.Listener(port=port, addresses=tuple(lw.listen), origin=port_stmt.span),
+        clients=ir.ClientPolicy(tuple(lw.client_rules), ir.Action.DENY if lw.any_acl else ir.Action.ALLOW),
+        connect=ir.ConnectPolicy(frozenset(lw.connect_ports) if lw.any_connect else None,
+                                 tuple(lw.connect_origins)),
         destinations=destinations,
         upstream=ir.UpstreamPolicy(tuple(routes)),
-        auth=ir.AuthPolicy(tuple(users)) if users else None,
+        auth=ir.AuthPolicy(tuple(lw.users)) if lw.users else None,
         headers=headers,
         limits=limits,
-        sources=tuple(dict.fromkeys([config.path, *st.sources])),
+        sources=tuple(dict.fromkeys([config.path, *lw.st.sources])),
     )
-    report.extend(st.findings.values())
-    report.extend(st.extra)
-    return policy
+
+
+# --------------------------------------------------------------------------- one function per directive
+
+
+@_lowers("Port")
+def _lower_port(lw: _Lowering, s: Stmt) -> None:
+    """Lowered first, by :func:`_port`: no Port refuses the file before any other line counts."""
+
+
+@_lowers("Listen")
+def _lower_listen(lw: _Lowering, s: Stmt) -> None:
+    addr = s.args[0]
+    if parse_address(addr) is None or (":" not in addr and inet_aton(addr) is None):
+        raise fail("TS101", f"Listen {addr!r} is not an address tinyproxy can listen on", s.arg_span())
+    lw.listen.append(addr)
+    lw.st.exact(f"Listen {addr}", s.span)
+
+
+@_lowers("Allow", "Deny")
+def _lower_acl(lw: _Lowering, s: Stmt) -> None:
+    n, a, span, st = s.name, s.args, s.span, lw.st
+    lw.any_acl = True
+    action = ir.Action.ALLOW if n == "Allow" else ir.Action.DENY
+    spec = parse_hostspec(a[0], dotted_masks=False)
+    if spec is None:
+        st.status("TS120", f"{n} {a[0]}: not a valid address; tinyproxy warns and drops the entry",
+                  span, consequence="the entry matches no client, but the rule list still makes the "
+                  "default deny: clients no other rule admits are refused")
+    elif isinstance(spec, str):
+        lw.client_rules.append(ir.ClientRule(action, ir.ClientHostname(spec.lower()), span))
+        st.exact(f"{n} {a[0]}: hostname entry (forward lookup or reverse-DNS suffix match)", span)
+    else:
+        lw.client_rules.append(ir.ClientRule(action, ir.ClientNetwork(spec), span))
+        same = a[0] in (str(spec), str(spec.network_address)) and (
+            "/" in a[0] or spec.prefixlen == spec.max_prefixlen)
+        shown = "" if same else f" = {spec}"
+        st.exact(f"{n} {a[0]}{shown}", span)
+
+
+@_lowers("ConnectPort")
+def _lower_connect_port(lw: _Lowering, s: Stmt) -> None:
+    value, text = s.args
+    lw.any_connect = True
+    lw.connect_origins.append(s.span)
+    if 1 <= value <= 65535:
+        lw.connect_ports.add(value)
+        lw.st.exact(f"ConnectPort {text} → CONNECT allowed to port {value}", s.span)
+    else:
+        lw.st.exact(f"ConnectPort {text}: no CONNECT port is {value}; with no other ConnectPort, "
+                    "CONNECT is refused entirely", s.span)
+
+
+@_lowers("Filter")
+def _lower_filter(lw: _Lowering, s: Stmt) -> None:
+    # Findings on pattern lines name the file as the config names it; say here which local
+    # file that was, so a user who copied the config off the host can open it.
+    named = s.args[0]
+    found = flt.find_filter(named, lw.config_path, lw.root)
+    read_from = f" (read from {found})" if found is not None and str(found) != named else ""
+    lw.st.exact(f"Filter {named!r}{read_from}", s.span)
+
+
+@_lowers(*_FLAGS, "FilterType")
+def _lower_filter_flag(lw: _Lowering, s: Stmt) -> None:
+    _filter_flag(lw.st, s, lw.flag_values, lw.flag_lines)
+
+
+@_lowers("Upstream", "No Upstream")
+def _lower_upstream(lw: _Lowering, s: Stmt) -> None:
+    route, problem = lower_upstream(lw.st, s)
+    if route is None:
+        return
+    if route.site is None:
+        if lw.upstream_default is not None:
+            lw.st.status("TS122", f"duplicate default upstream (the first, line {lw.default_line}, wins)",
+                         s.span, consequence="tinyproxy drops this rule; so does the conversion")
+            return
+        lw.upstream_default, lw.default_line = route, s.span.line
+    else:
+        lw.upstream_scoped.insert(0, route)  # upstream_add prepends scoped rules
+    if not problem:
+        lw.st.exact(describe_route(route, s.args[0]), s.span)
+
+
+@_lowers("Timeout")
+def _lower_timeout(lw: _Lowering, s: Stmt) -> None:
+    value = s.args[0] & U32
+    if value == 0:
+        lw.st.note("TS127", "Timeout 0 means 600 seconds (tinyproxy warns)", s.span)
+    lw.st.exact(f"Timeout {s.args[1]} → {value or 600} s idle timeout", s.span)
+
+
+@_lowers("MaxClients")
+def _lower_max_clients(lw: _Lowering, s: Stmt) -> None:
+    lw.st.exact(f"MaxClients {s.args[1]} → {s.args[0] & U32} concurrent clients", s.span)
+
+
+@_lowers("ViaProxyName")
+def _lower_via_proxy_name(lw: _Lowering, s: Stmt) -> None:
+    lw.st.exact(f"ViaProxyName {s.args[0]!r}", s.span)
+    lw.header_origins.append(s.span)
+
+
+@_lowers("DisableViaHeader", "XTinyproxy")
+def _lower_header_switch(lw: _Lowering, s: Stmt) -> None:
+    lw.st.exact(f"{s.name} {'yes' if s.args[0] else 'no'}", s.span)
+    lw.header_origins.append(s.span)
+
+
+@_lowers("AddHeader")
+def _lower_add_header(lw: _Lowering, s: Stmt) -> None:
+    name, value = s.args
+    lw.add_headers.append(ir.AddedHeader(name, value, s.span))
+    lw.st.exact(f"AddHeader {name!r}", s.span)
+
+
+@_lowers("Anonymous")
+def _lower_anonymous(lw: _Lowering, s: Stmt) -> None:
+    lw.anonymous.append(s.args[0])
+    lw.header_origins.append(s.span)
+    lw.st.exact(f"Anonymous {s.args[0]!r}: header allowed through", s.span)
+
+
+@_lowers("BasicAuth")
+def _lower_basic_auth(lw: _Lowering, s: Stmt) -> None:
+    user, password = s.args
+    if len(user) + 1 + len(password.reveal()) > 256:
+        lw.st.status("TS132", f"BasicAuth for user {user!r}: credentials longer than 256 bytes are "
+                     "dropped by tinyproxy", s.span)
+    else:
+        lw.users.append(ir.BasicAuthUser(user, password, s.span))
+        lw.st.exact(f"BasicAuth user {user!r} (password kept as a secret)", s.span)
+
+
+@_lowers("Bind")
+def _lower_bind(lw: _Lowering, s: Stmt) -> None:
+    lw.st.status("TS201", f"Bind {s.args[0]}: outgoing source address", s.span,
+                 consequence="connections to origins leave from the pod's address, not this one")
+
+
+@_lowers("BindSame")
+def _lower_bind_same(lw: _Lowering, s: Stmt) -> None:
+    if s.args[0]:
+        lw.st.status("TS201", "BindSame yes: outgoing source = the address the client used", s.span,
+                     consequence="connections to origins leave from the pod's address")
+    else:
+        lw.st.exact("BindSame no (the default)", s.span)
+
+
+@_lowers("LogFile", "Syslog", "LogLevel")
+def _lower_logging(lw: _Lowering, s: Stmt) -> None:
+    lw.st.status("TS202", f"{s.name}: not applicable on Kubernetes (squid logs to stdout)", s.span,
+                 consequence="log destination and level change; nothing changes for clients")
+
+
+@_lowers("User", "Group", "PidFile")
+def _lower_process(lw: _Lowering, s: Stmt) -> None:
+    lw.st.exact(f"{s.name}: not applicable on Kubernetes (the image and securityContext decide)", s.span,
+                consequence="nothing changes for clients")
+
+
+@_lowers(*_OBSOLETE)
+def _lower_preforking(lw: _Lowering, s: Stmt) -> None:
+    if lw.st.g.version == V1_11:
+        lw.st.status("TS125", f"{s.name}: obsolete on tinyproxy 1.11, which ignores it", s.span,
+                     consequence="nothing: tinyproxy ignored it too")
+    else:
+        lw.st.status("TS206", f"{s.name}: preforking knob, not applicable on Kubernetes", s.span,
+                     consequence="squid's process model differs; concurrency is bounded by MaxClients "
+                     "and the pod count")
+
+
+@_lowers("StatHost", "StatFile")
+def _lower_stats(lw: _Lowering, s: Stmt) -> None:
+    lw.st.status("TS203", f"{s.name}: tinyproxy's statistics page is not carried over", s.span,
+                 consequence="requests for the stats host are proxied or refused like any other")
+
+
+@_lowers("ErrorFile", "DefaultErrorFile")
+def _lower_error_pages(lw: _Lowering, s: Stmt) -> None:
+    lw.st.status("TS204", f"{s.name}: custom error page body is not carried over", s.span,
+                 consequence="same status codes, squid's own page text")
+
+
+@_lowers("ReversePath", "ReverseOnly", "ReverseMagic", "ReverseBaseURL")
+def _lower_reverse(lw: _Lowering, s: Stmt) -> None:
+    lw.st.status("TS205", f"{s.name}: reverse-proxy directive not carried over", s.span,
+                 consequence="requests that relied on the reverse mapping are treated as forward-proxy "
+                             "requests")
+
+
+@_lowers("BasicAuthRealm")
+def _lower_basic_auth_realm(lw: _Lowering, s: Stmt) -> None:
+    """Not reachable on the supported versions (1.11.3+ only)."""
+    lw.st.status("TS205", f"{s.name}", s.span)
+
+
+if set(_LOWERINGS) != {d.name for d in DIRECTIVES}:  # the directive table and this one must agree
+    raise RuntimeError(f"lowerings out of step with DIRECTIVES: {set(_LOWERINGS) ^ {d.name for d in DIRECTIVES}}")
 
 
 def _header_names(names: list[str]) -> tuple[str, ...]:
@@ -363,7 +365,7 @@ def _header_names(names: list[str]) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- filter flags and file
 
 
-def _filter_flag(st: _State, s: Stmt, values: dict[str, bool], lines: dict[str, Stmt]) -> None:
+def _filter_flag(st: LineFindings, s: Stmt, values: dict[str, bool], lines: dict[str, Stmt]) -> None:
     g = st.g
     if s.name == "FilterType":
         text = s.args[0]
@@ -411,7 +413,7 @@ def _filter_flag(st: _State, s: Stmt, values: dict[str, bool], lines: dict[str, 
     st.exact(f"{s.name} {word}", s.span)
 
 
-def _filter_policy(st: _State, filt: Stmt | None, values: dict[str, bool], lines: dict[str, Stmt],
+def _filter_policy(st: LineFindings, filt: Stmt | None, values: dict[str, bool], lines: dict[str, Stmt],
                    config_path: Path, root: Path | None) -> ir.DestPolicy | None:
     g = st.g
     if filt is None:
@@ -478,149 +480,4 @@ def _filter_policy(st: _State, filt: Stmt | None, values: dict[str, bool], lines
     return ir.DestPolicy(subject=subject, default=default, patterns=tuple(patterns), origin=filt.span)
 
 
-# --------------------------------------------------------------------------- upstream
-
-
-_TYPES = {"http": ir.UpstreamKind.HTTP, "socks4": ir.UpstreamKind.SOCKS4, "socks5": ir.UpstreamKind.SOCKS5}
-
-
-def _site(st: _State, text: str, *, none_rule: bool) -> tuple[Any, ...]:
-    """A site spec as the version's upstream code reads it:
-    ("site", SiteMatch) | ("default", why) | ("drop", why, status) | ("invalid",)."""
-    if st.g.ip_site_for_proxies:  # 1.11: hostspec_parse / hostspec_match
-        spec = parse_hostspec(text, dotted_masks=True)
-        if spec is None:
-            return ("invalid",)
-        if isinstance(spec, str):
-            if spec == ".":
-                return ("site", ir.SiteMatch(ir.SiteKind.TRAILING_DOT, "."))
-            if spec.startswith("."):
-                return ("site", ir.SiteMatch(ir.SiteKind.SUBDOMAINS, spec[1:].lower()))
-            return ("site", ir.SiteMatch(ir.SiteKind.EXACT_HOST, spec.lower()))
-        if spec.prefixlen == 0:  # hostspec_match quirk: a /0 spec matches every host [verified]
-            return ("site", ir.SiteMatch(ir.SiteKind.ANY_HOST, str(spec)))
-        return ("site", ir.SiteMatch(ir.SiteKind.IP_NETWORK, str(spec)))
-    # 1.8.4 / 1.10.0 upstream_build + upstream_get: sites are strings, except IP/mask on none rules
-    if "/" in text:
-        if not none_rule:
-            return ("drop", "an IP/mask site on a proxy rule is compared as a string and never matched "
-                    "before tinyproxy 1.11.0 (issue #363)", Status.DROPPED_BY_TINYPROXY)
-        if st.g.version == "1.8":  # inet_aton runs on the whole "a.b.c.d/n" text and fails
-            return ("default", "tinyproxy 1.8 cannot parse IP/mask sites: the rule becomes a site-less "
-                    "(default) rule that connects directly")
-        addr_text, _, mask_text = text.partition("/")
-        ip = inet_aton(addr_text)
-        if ip is None or ip == 0:
-            return ("default", "tinyproxy 1.10 stores no address for this site: the rule becomes a "
-                    "site-less (default) rule that connects directly")
-        if "." in mask_text:
-            mask = inet_aton(mask_text) or 0
-        else:
-            m = re.match(r"\s*[+-]?\d*", mask_text)
-            bits = int(m.group(0)) if m and m.group(0).strip() not in ("", "+", "-") else 0
-            if not 0 <= bits <= 32:
-                return ("drop", f"the mask /{mask_text} is undefined behaviour in tinyproxy 1.10",
-                        Status.UNSUPPORTED)
-            mask = U32 if bits == 0 else (~((1 << (32 - bits)) - 1)) & U32  # 1 << 32 is 1 on x86
-        if ip & ~mask & U32:
-            return ("drop", "the address has bits outside its mask, so the rule never matched",
-                    Status.DROPPED_BY_TINYPROXY)
-        if ip == mask:  # hostnames read as 255.255.255.255 (inet_addr failure) and would match
-            return ("drop", "this network also matched every hostname in tinyproxy 1.10", Status.UNSUPPORTED)
-        prefix = bin(mask).count("1")
-        if mask != (U32 << (32 - prefix)) & U32:
-            return ("drop", "a non-contiguous mask has no exact form", Status.UNSUPPORTED)
-        return ("site", ir.SiteMatch(ir.SiteKind.IP_NETWORK, str(ipaddress.IPv4Network((ip, prefix)))))
-    if text == ".":
-        return ("drop", "the site \".\" matched dotless and trailing-dot hosts before tinyproxy 1.11.1; "
-                "the IR has no such site", Status.UNSUPPORTED)
-    if text.startswith("."):
-        return ("site", ir.SiteMatch(ir.SiteKind.SUBDOMAINS, text[1:].lower()))
-    return ("site", ir.SiteMatch(ir.SiteKind.EXACT_HOST, text.lower()))
-
-
-def _upstream(st: _State, s: Stmt) -> tuple[ir.UpstreamRoute | None, bool]:
-    """The route a line adds (None when tinyproxy drops it) and whether a finding was already set."""
-    u: UpstreamArgs = s.args[0]
-    span = s.span
-    word = u.type_text
-    old = not st.g.ip_site_for_proxies
-    if u.host is None:  # a none rule (1.10's handle_upstream_no does not look at the word's case)
-        if word != "none" and st.g.version != "1.10":
-            st.status("TS121", f"upstream {word} \"{u.site}\": the type must be lower case; tinyproxy drops "
-                      "the rule", span, consequence="requests for the site use the other upstream rules")
-            return None, True
-        kind = ir.UpstreamKind.DIRECT
-    else:
-        found = _TYPES.get(word)  # pt_from_string: strcmp, unknown → PT_NONE
-        if found is None:
-            if u.site is None:
-                if st.g.version == "1.10":  # upstream_build 1.10 keeps it: a default parent of type "none"
-                    st.status("TS121", f"upstream {word} {u.host}:{u.port}: the type must be lower case; "
-                              "tinyproxy 1.10 keeps it as a default parent of type none, whose behaviour is "
-                              "undefined", span, status=Status.UNSUPPORTED,
-                              consequence="not carried over: requests go direct unless another rule matches")
-                    return None, True
-                st.status("TS121", f"upstream {word} {u.host}:{u.port}: the type must be lower case; tinyproxy "
-                          "drops the rule", span, consequence="no default upstream from this line: requests "
-                          "go direct unless another rule matches")
-                return None, True
-            kind = ir.UpstreamKind.DIRECT
-            site = _site(st, u.site, none_rule=True)
-            if site[0] != "site":
-                st.status("TS123", f"upstream site {u.site!r} is not valid; tinyproxy drops the rule", span)
-                return None, True
-            st.status("TS121", f"upstream {word} …:{u.port} \"{u.site}\": the type must be lower case; "
-                      "tinyproxy treats the line as `upstream none` for the site", span,
-                      consequence="requests for the site connect directly, in tinyproxy and in the conversion")
-            return ir.UpstreamRoute(kind, site[1], origin=span), True
-        kind = found
-    if u.site is None:
-        if kind is ir.UpstreamKind.DIRECT:  # pragma: no cover - the grammar requires a site for none
-            return None, True
-        if u.port is None or u.port & U32 == 0 or u.port > 0x7FFFFFFF:
-            st.status("TS124", f"upstream {word} {u.host}:{u.port}: a default upstream needs a port ≥ 1; "
-                      "tinyproxy drops the rule", span)
-            return None, True
-        return ir.UpstreamRoute(kind, None, u.host, u.port, _creds(u), span), False
-    if old and kind is not ir.UpstreamKind.DIRECT and (u.port is None or u.port & U32 == 0):
-        st.status("TS124", f"upstream {u.host}:{u.port} for {u.site!r}: the port must be ≥ 1; tinyproxy "
-                  f"{st.g.version} drops the rule", span)
-        return None, True
-    site = _site(st, u.site, none_rule=kind is ir.UpstreamKind.DIRECT)
-    if site[0] == "invalid":
-        st.status("TS123", f"upstream site {u.site!r} is not valid (\"host\", \".domain\" or \"IP/mask\"); "
-                  "tinyproxy drops the rule", span)
-        return None, True
-    if site[0] == "drop":
-        st.status("TS123", f"upstream site {u.site!r}: {site[1]}; the rule is not carried over", span,
-                  status=site[2])
-        return None, True
-    if site[0] == "default":
-        st.status("TS133", f"upstream site {u.site!r}: {site[1]}", span,
-                  consequence="unless an earlier default exists, requests no later rule matches connect directly, "
-                              "in tinyproxy and in the conversion")
-        return ir.UpstreamRoute(ir.UpstreamKind.DIRECT, None, origin=span), True
-    if kind is ir.UpstreamKind.DIRECT:
-        return ir.UpstreamRoute(kind, site[1], origin=span), False
-    return ir.UpstreamRoute(kind, site[1], u.host, u.port, _creds(u), span), False
-
-
-def _creds(u: UpstreamArgs) -> ir.Credentials | None:
-    # research notes §6.4: socks4 is really socks4a without a user id; tinyproxy ignores credentials
-    if u.user is None or u.type_text == "socks4":
-        return None
-    return ir.Credentials(u.user, u.password)
-
-
-def _describe_route(route: ir.UpstreamRoute, u: UpstreamArgs) -> str:
-    where = "default" if route.site is None else f"{route.site.kind.value} {route.site.value!r}"
-    if route.kind is ir.UpstreamKind.DIRECT:
-        return f"upstream none → direct for {where}"
-    creds = " with credentials (kept as a secret)" if route.credentials else ""
-    if u.user is not None and route.credentials is None:
-        creds = " (tinyproxy ignores credentials for socks4)"
-    return f"upstream {route.kind.value} {route.host}:{route.port}{creds} for {where}"
-
-
-__all__ = ["inet_aton", "lower", "parse_address", "parse_hostspec"]
+__all__ = ["ANONYMOUS_IMPLICIT", "U32", "inet_aton", "lower", "parse_address", "parse_hostspec"]
