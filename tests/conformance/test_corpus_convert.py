@@ -1,7 +1,9 @@
 """Every real-world tinyproxy.conf of the shared corpus, end to end through `convert`.
 
 The manifest records what the real tinyproxy 1.11.1 did with each file. Configs it accepted must
-convert, and each squid.conf produced must pass the real ``squid -k parse`` (both target versions).
+convert, and each squid.conf produced must pass the real ``squid -k parse`` of every squid series the
+tests run (5.7 on the host, 6.13 and 7.x from Debian roots: tests/_squid_runtime.py), converted for
+that series (``--squid-version``; a series convert has no target for gets the newest target).
 Configs it refused must end in a clean InputError naming the same line. Filter files are laid out
 where the config names them, under a temporary ``--root``, as a user copying them off the host would.
 """
@@ -15,11 +17,17 @@ from pathlib import Path
 import pytest
 
 from tests.conformance._corpus import FILTER_LINE, MANIFEST, lay_out
-from tests.conftest import REQUIRE_PROXIES, require_binary
+from tests._squid_runtime import SquidRuntime
+from tests.conftest import EXAMPLES, REQUIRE_PROXIES, by_squid_series, require_binary
 from tinysquid.convert import ConvertOptions, SquidVersion, TinyproxyVersion, convert_file
 from tinysquid.diagnostics import InputError, Status
 from tinysquid.squid.check import squid_parse
 
+
+def target_for(runtime: SquidRuntime) -> SquidVersion:
+    """The ``--squid-version`` a user running this squid would pass: its own series, else the newest."""
+    by_value = {str(v): v for v in SquidVersion}
+    return by_value.get(runtime.series, max(SquidVersion, key=lambda v: int(str(v))))
 
 def _entries():
     if not MANIFEST.exists():
@@ -70,26 +78,26 @@ def _real_tinyproxy_refuses(conf: Path, root: Path) -> bool:
             proc.wait()
 
 
+@by_squid_series
 @pytest.mark.parametrize("entry", ACCEPTED, ids=[e["file"] for e in ACCEPTED])
-def test_accepted_config_converts_and_squid_parses_it(entry, tmp_path):
-    squid = require_binary("squid")
+def test_accepted_config_converts_and_squid_parses_it(entry, squid_runtime: SquidRuntime, tmp_path):
     conf, root, _ = lay_out(entry, tmp_path)
-    for version in SquidVersion:
-        try:
-            result = convert_file(conf, ConvertOptions(root=root, squid_version=version))
-        except InputError as exc:
-            # The manifest records tinyproxy parsing the config alone. With its filter file laid out,
-            # the real tinyproxy must refuse to start too (missing file or bad regex: exit 65).
-            assert _real_tinyproxy_refuses(conf, root), exc.diagnostic.human()
-            return
-        out = tmp_path / f"squid{version}.conf"
-        out.write_bytes(result.files["squid.conf"].data)
-        outcome = squid_parse(out, squid_binary=squid)
-        assert outcome.ok, f"squid -k parse ({version}): {outcome.problems}\n{out.read_text()}"
-        lines = {(d.span.path, d.span.line) for d in result.report.diagnostics
-                 if d.span is not None and d.status is not None}
-        assert lines, "every directive line gets a fidelity verdict"
-        assert not result.report.errors()
+    version = target_for(squid_runtime)
+    try:
+        result = convert_file(conf, ConvertOptions(root=root, squid_version=version))
+    except InputError as exc:
+        # The manifest records tinyproxy parsing the config alone. With its filter file laid out,
+        # the real tinyproxy must refuse to start too (missing file or bad regex: exit 65).
+        assert _real_tinyproxy_refuses(conf, root), exc.diagnostic.human()
+        return
+    out = tmp_path / f"squid{version}.conf"
+    out.write_bytes(result.files["squid.conf"].data)
+    outcome = squid_parse(out, squid_binary=squid_runtime.binary)
+    assert outcome.ok, f"squid -k parse ({squid_runtime.label}): {outcome.problems}\n{out.read_text()}"
+    lines = {(d.span.path, d.span.line) for d in result.report.diagnostics
+             if d.span is not None and d.status is not None}
+    assert lines, "every directive line gets a fidelity verdict"
+    assert not result.report.errors()
 
 
 @pytest.mark.parametrize("entry", REFUSED, ids=[e["file"] for e in REFUSED])
@@ -105,18 +113,36 @@ def test_refused_config_is_a_clean_error_naming_the_line(entry, tmp_path):
 
 
 @pytest.mark.parametrize("entry", REFUSED, ids=[e["file"] for e in REFUSED])
-def test_refused_config_under_1_8_converts_or_errors_cleanly(entry, tmp_path):
+@by_squid_series
+def test_refused_config_under_1_8_converts_or_errors_cleanly(entry, squid_runtime: SquidRuntime, tmp_path):
     """Where 1.8's grammar accepted the file (CRLF, `no upstream`), it converts; else a clean error."""
-    squid = require_binary("squid")
     conf, root, _ = lay_out(entry, tmp_path)
     try:
-        result = convert_file(conf, ConvertOptions(root=root, tinyproxy_version=TinyproxyVersion.V1_8))
+        result = convert_file(conf, ConvertOptions(root=root, tinyproxy_version=TinyproxyVersion.V1_8,
+                                                   squid_version=target_for(squid_runtime)))
     except InputError as exc:
         assert exc.diagnostic.span is not None or exc.diagnostic.subject, exc.diagnostic.human()
         return
     out = tmp_path / "squid.conf"
     out.write_bytes(result.files["squid.conf"].data)
-    assert squid_parse(out, squid_binary=squid).ok
+    outcome = squid_parse(out, squid_binary=squid_runtime.binary)
+    assert outcome.ok, f"squid -k parse ({squid_runtime.label}): {outcome.problems}"
+
+
+@by_squid_series
+def test_bundled_example_parses(squid_runtime: SquidRuntime, tmp_path, monkeypatch):
+    """The README's example: its committed squid.conf and a fresh conversion both pass squid -k parse."""
+    example = EXAMPLES / "egress-allowlist"
+    monkeypatch.chdir(EXAMPLES.parent)  # as examples/make_cutover_example.py converts it
+    result = convert_file(Path("examples/egress-allowlist/tinyproxy.conf"),
+                          ConvertOptions(squid_version=target_for(squid_runtime)))
+    committed = tmp_path / "committed.conf"  # a root's squid sees only the temp dir
+    committed.write_bytes((example / "converted" / "squid.conf").read_bytes())
+    fresh = tmp_path / "fresh.conf"
+    fresh.write_bytes(result.files["squid.conf"].data)
+    for conf in (committed, fresh):
+        outcome = squid_parse(conf, squid_binary=squid_runtime.binary)
+        assert outcome.ok, f"squid -k parse ({squid_runtime.label}) {conf.name}: {outcome.problems}"
 
 
 def test_corpus_is_present_in_ci():
