@@ -398,7 +398,9 @@ async def preflight(proxy: ProxyTarget, opts: EngineOptions) -> str | None:
     except TimeoutError:
         return f"no TCP answer within {opts.timeout:g}s"
     except OSError as exc:
-        return (exc.strerror or type(exc).__name__).lower()
+        if exc.errno:
+            return os.strerror(exc.errno).lower()
+        return type(exc).__name__
     finally:
         sock.close()
     return None
