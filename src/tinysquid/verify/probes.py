@@ -87,7 +87,9 @@ def _url_probe(method: Method, url: str) -> Probe | None:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Probe(method, parts.hostname, port, path, raw=url)
+    host = parts.netloc.rpartition("@")[2]  # the host as written (case kept), without userinfo or port
+    host = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+    return Probe(method, host or parts.hostname, port, path, raw=url)
 
 
 # --------------------------------------------------------------------------- tinyproxy logs

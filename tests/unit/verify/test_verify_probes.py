@@ -21,7 +21,7 @@ from tinysquid.verify.probes import from_policy, hosts_of, merge, parse_log, par
     ("GET http://example.com/a?b=1", Probe(Method.GET, "example.com", 80, "/a?b=1", raw="http://example.com/a?b=1")),
     ("head http://example.com:8080", Probe(Method.HEAD, "example.com", 8080, "/", raw="http://example.com:8080")),
     ("http://example.org/", Probe(Method.GET, "example.org", 80, "/", raw="http://example.org/")),
-    ("GET http://user@www.FACEBOOK.com/%2e%2E/A?x=%41", Probe(Method.GET, "www.facebook.com", 80, "/%2e%2E/A?x=%41",
+    ("GET http://user@www.FACEBOOK.com/%2e%2E/A?x=%41", Probe(Method.GET, "www.FACEBOOK.com", 80, "/%2e%2E/A?x=%41",
                                                            raw="http://user@www.FACEBOOK.com/%2e%2E/A?x=%41")),
     ("CONNECT Example.COM:443", Probe(Method.CONNECT, "Example.COM", 443, raw="Example.COM:443")),
 ])
