@@ -8,6 +8,7 @@ The options and stage enums live in :mod:`tinysquid.options` (re-exported here).
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -86,6 +87,13 @@ def _convert(path: Path, options: ConvertOptions) -> ConvertResult:
     result.policy = policy
     result.files["report.json"] = OutputFile(render_report_json(report, path, options))
     result.files["report.md"] = OutputFile(render_report_markdown(report, path).encode("utf-8"))
+    # The differences this conversion intends (hardening, --tighten, fail-closed upstreams), for
+    # `verify --expect` and plan-cutover's verify gate (tinysquid.expectations).
+    from tinysquid import expectations
+
+    doc = expectations.document(expectations.from_conversion(policy, report), generated_by=GENERATED_BY,
+                                input=str(path))
+    result.files[expectations.FILE_NAME] = OutputFile((json.dumps(doc, indent=2) + "\n").encode("utf-8"))
     return result
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conformance._corpus import FILTER_LINE, MANIFEST, lay_out
 from tests._squid_runtime import SquidRuntime
+from tests.conformance._corpus import FILTER_LINE, MANIFEST, lay_out
 from tests.conftest import EXAMPLES, REQUIRE_PROXIES, by_squid_series, require_binary
 from tinysquid.convert import ConvertOptions, SquidVersion, TinyproxyVersion, convert_file
 from tinysquid.diagnostics import InputError, Status

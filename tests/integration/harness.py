@@ -83,10 +83,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_HEAD = do_POST = _answer
 
-    def do_CONNECT(self) -> None:  # as a fake parent: accept the tunnel, tag it, close
+    def do_CONNECT(self) -> None:  # as a fake parent: accept the tunnel, tag it, keep it open (≤ 5 s)
         self.send_response(200, "Connection established")
         self.send_header("X-Served-By", self.server.label)  # type: ignore[attr-defined]
         self.end_headers()
+        self.wfile.flush()
+        self.connection.settimeout(5)  # verify counts a tunnel closed at once as broken
+        with contextlib.suppress(OSError):
+            while self.connection.recv(4096):
+                pass
 
     def log_message(self, *args: object) -> None:
         pass

@@ -21,12 +21,15 @@ if TYPE_CHECKING:  # the CLI imports the verify package only when the command ru
 EPILOG = (
     "Example: tinysquid verify --old http://10.0.0.5:8888 --new http://squid.egress.svc:3128 "
     "--config tinyproxy.conf --from-log /var/log/tinyproxy/tinyproxy.log\n\n"
-    "CONNECT probes send only the CONNECT request and close after the status line; plain probes are "
-    "GET/HEAD without a body. Results: agree, widened (old refused, new allows), narrowed (old "
-    "allowed, new refuses), changed, noisy (two --old proxies disagree, or flaky on --repeat), error.\n\n"
-    "Exit codes: 0 all agree (noisy allowed) · 1 some probe narrowed or changed · 3 some probe "
+    "CONNECT probes send only the CONNECT request and hold the tunnel --tunnel-hold seconds without "
+    "sending into it; plain probes are GET/HEAD without a body, sent as written. An answer counts only "
+    "when complete (full head within limits and --timeout) and attributed: an origin's 403 is the "
+    "origin's, so the proxy allowed. Results: agree, widened (old refused, new allows), narrowed (old "
+    "allowed, new refuses), changed, noisy (two --old proxies disagree, or flaky on --repeat), "
+    "intended (declared in --expect), error (no usable or an ambiguous answer).\n\n"
+    "Exit codes: 0 all agree (noisy, intended allowed) · 1 some probe narrowed or changed · 3 some probe "
     "widened · 4 the run could not be made or is incomplete (bad arguments, a proxy unreachable, "
-    "deadline hit, probes without a usable answer)."
+    "deadline hit, probes without a usable answer unless --allow-errors)."
 )
 
 
@@ -63,6 +66,15 @@ def verify(
     route_header: Annotated[str | None, typer.Option("--route-header", help="A response header naming the route taken "
                                                      "(e.g. set by parents); compared when both allow.")] = None,
     http_port: Annotated[int, typer.Option("--http-port", min=1, max=65535, help="Port of rule-derived plain-HTTP probes.")] = 80,
+    expect: Annotated[Path | None, typer.Option("--expect", help="Expectation file (convert's expect.json): "
+                                                "declared differences count as `intended`.")] = None,
+    allow_errors: Annotated[bool, typer.Option("--allow-errors", help="Probes without a usable answer do not "
+                                               "fail the run (an unreachable proxy still does).")] = False,
+    tunnel_hold: Annotated[float, typer.Option("--tunnel-hold", min=0.0, max=10.0, help="Seconds a CONNECT "
+                                               "tunnel must stay open to count as open (nothing is sent into it).")] = 0.2,
+    tunnel_echo: Annotated[list[str] | None, typer.Option("--tunnel-echo", help="HOST:PORT of an echo server "
+                                                          "you run: CONNECT probes to it carry a nonce there and back "
+                                                          "(repeatable).")] = None,
 ) -> None:
     """Send the same probes through the old and the new proxy and show where their decisions differ."""
     from tinysquid.diagnostics import ExitCode
@@ -74,10 +86,12 @@ def verify(
         tinyproxy_version=tinyproxy_version, root=root, from_log=list(from_log or []),
         targets=list(targets or []), connect_only=connect_only, max_probes=max_probes, http_port=http_port,
         engine=EngineOptions(concurrency=concurrency, timeout=timeout, deadline=deadline, repeat=repeat,
-                             source_ip=source_ip, route_header=route_header),
+                             source_ip=source_ip, route_header=route_header, tunnel_hold=tunnel_hold,
+                             tunnel_echo=frozenset(t.lower() for t in tunnel_echo or ())),
+        expect=expect, allow_errors=allow_errors,
     )
     with run_command(bad_input=ExitCode.INCOMPLETE):  # issue #3: bad arguments are exit 4
-        _check_inputs([p for p in (config, *(from_log or []), *(targets or [])) if p is not None], report)
+        _check_inputs([p for p in (config, expect, *(from_log or []), *(targets or [])) if p is not None], report)
         run = _execute_with_progress(req, execute)
     try:
         if report is not None:
@@ -135,13 +149,17 @@ def _emit(run: VerifyRun, output: Output) -> None:
     elif output is Output.MARKDOWN:
         write_markdown(sys.stdout, run.summary, run.spool.records(), old=[p.display for p in run.old],
                        new=run.new.display, complete=run.stats.complete)
+    elif run.dead:
+        # A proxy that answers nothing: one line, not a table of errors (-o json keeps every probe).
+        print(run.verdict())
     else:
         _table(run)
+        print(run.verdict())
 
 
 def _why(result: ProbeResult) -> str:
     """The rule/log/file line behind the probe; plus the note when the class pair does not say it all."""
-    if result.note and result.outcome.value in ("noisy", "changed", "error"):
+    if result.note and result.outcome.value in ("noisy", "changed", "error", "intended"):
         return f"{result.probe.why}; {result.note}" if result.probe.why else result.note
     return result.probe.why
 
@@ -155,7 +173,8 @@ def _table(run: VerifyRun) -> None:
     t = Table(title=f"tinysquid verify: {', '.join(p.display for p in run.old)} → {run.new.display}")
     for k in counts:
         t.add_column(k, justify="right")
-    styles = {"widened": "bold red", "narrowed": "yellow", "changed": "yellow", "errors": "magenta"}
+    styles = {"widened": "bold red", "narrowed": "yellow", "changed": "yellow", "errors": "magenta",
+              "ambiguous": "magenta", "intended": "cyan"}
     t.add_row(*(f"[{styles[k]}]{v}[/]" if v and k in styles else str(v) for k, v in counts.items()))
     out.print(t)
     lat = run.summary.latency()

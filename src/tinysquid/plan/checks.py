@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, cast
 
 from tinysquid.diagnostics import Diagnostic
@@ -368,8 +369,41 @@ def _probe_line(p: Mapping[str, Any]) -> str:
 MAX_LISTED = 20
 
 
-def check_verify(report: Mapping[str, Any] | None, path: str | None) -> tuple[Check, Check]:
-    """The verify report has zero widened and zero narrowed (blocking); noisy/changed/errors listed."""
+def _declared(report: Mapping[str, Any], probes: list[Mapping[str, Any]],
+              expect_path: str | None) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]], list[str]]:
+    """Re-check declared differences against the expectation file (``expect.json`` beside the values,
+    else the entries the verify report embeds): (intended, claimed-but-undeclared, evidence).
+    A probe is intended only if an entry declares it; no entry can declare a widening."""
+    from tinysquid import expectations
+
+    notes: list[str] = []
+    exp = None
+    try:
+        if expect_path is not None:
+            exp = expectations.load(expect_path)
+        elif isinstance(report.get("expect"), Mapping):
+            exp = expectations.parse({"schema_version": expectations.SCHEMA_VERSION, "kind": expectations.KIND,
+                                      "entries": report["expect"].get("entries")}, "the verify report's expect")
+    except expectations.ExpectationError as exc:
+        notes.append(f"expectations ignored: {exc}")
+    intended, undeclared = [], []
+    for p in probes:
+        if p.get("result") not in ("narrowed", "changed", "intended"):
+            continue
+        entry = exp.find_record(p) if exp is not None else None
+        if entry is not None:
+            intended.append(p)
+        elif p.get("result") == "intended":
+            undeclared.append(p)
+    if exp is not None:
+        notes.append(f"expectations: {exp.path} ({len(exp.entries)} entries), {len(intended)} probe(s) intended")
+    return intended, undeclared, notes
+
+
+def check_verify(report: Mapping[str, Any] | None, path: str | None,
+                 expect_path: str | None = None) -> tuple[Check, Check]:
+    """The verify report has zero widened and zero narrowed (blocking); noisy/changed/errors listed.
+    Narrowing declared in the expectation file (``intended``) does not block."""
     c = Check("verify", "tinysquid verify: zero widened and zero narrowed probes", "TS707", True)
     n = Check("verify-noise", "tinysquid verify: noisy, changed and error probes reviewed", "TS709", False)
     if report is None:
@@ -383,8 +417,14 @@ def check_verify(report: Mapping[str, Any] | None, path: str | None) -> tuple[Ch
                                                  "errors")}
     c.evidence.append(f"{path}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     probes = [p for p in report.get("probes") or [] if isinstance(p, Mapping)]
-    bad = [p for p in probes if p.get("result") in ("widened", "narrowed")]
+    intended, undeclared, notes = _declared(report, probes, expect_path)
+    c.evidence.extend(notes)
+    declared = {id(p) for p in intended}
+    counts["narrowed"] += len(undeclared) - sum(p.get("result") == "narrowed" for p in intended)
+    counts["changed"] -= sum(p.get("result") == "changed" for p in intended)
+    bad = [p for p in probes if p.get("result") in ("widened", "narrowed") and id(p) not in declared] + undeclared
     c.evidence.extend(_probe_line(p) for p in bad[:MAX_LISTED])
+    c.evidence.extend(f"intended (declared): {_probe_line(p)}" for p in intended[:MAX_LISTED])
     if len(bad) > MAX_LISTED:
         c.evidence.append(f"… and {len(bad) - MAX_LISTED} more")
     if counts["total"] == 0:
@@ -405,7 +445,7 @@ def check_verify(report: Mapping[str, Any] | None, path: str | None) -> tuple[Ch
         c.decided_by = "--verify-report of a complete run (raise verify --deadline)"
     else:
         c.status = Outcome.PASS
-    other = [p for p in probes if p.get("result") in ("noisy", "changed", "error", "errors")]
+    other = [p for p in probes if p.get("result") in ("noisy", "changed", "error", "errors") and id(p) not in declared]
     n.evidence.append(f"noisy={counts['noisy']}, changed={counts['changed']}, errors={counts['errors']}")
     n.evidence.extend(_probe_line(p) for p in other[:MAX_LISTED])
     if len(other) > MAX_LISTED:
@@ -447,8 +487,9 @@ def run_checks(inputs: Inputs, cluster: ClusterView | None, namespace: str,
                release: str = "squid") -> tuple[list[Check], SquidInCluster | None]:
     """Every pre-flight check, in runbook order, and the squid objects they looked at."""
     squid = find_squid(cluster, namespace, release) if cluster is not None else None
+    beside = Path(inputs.values_path).with_name("expect.json") if inputs.values_path else None
     verify, noise = check_verify(inputs.verify, next((f.path for f in inputs.files if f.role == "verify-report"),
-                                                     None))
+                                                     None), str(beside) if beside and beside.is_file() else None)
     checks = [
         check_replicas(squid),
         check_zones(squid, cluster),

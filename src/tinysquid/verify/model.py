@@ -5,7 +5,9 @@ The JSON document is the contract the ``plan-cutover`` helper reads: keep the ke
 ```
 {"schema_version": 1, "tool": "tinysquid verify",
  "proxies": {"old": ["http://host:port", ...], "new": "http://host:port"},
- "summary": {"total", "agree", "widened", "narrowed", "changed", "noisy", "errors"},
+ "summary": {"total", "agree", "widened", "narrowed", "changed", "noisy", "intended", "errors",
+             "ambiguous"},
+ "expect": {"path", "sha256", "entries": [...]} | null,  # the expectations applied (verify --expect)
  "complete": bool, "deadline_hit": bool,
  "latency_ms": {"old": {"p50", "p95"}, "old2": {...}, "new": {...}},
  "probes": [ProbeResult.to_record(), ...]}      # in completion order; sort by "id" if needed
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -50,7 +53,16 @@ class Decision(StrEnum):
     DENIED = "denied"
     AUTH_REQUIRED = "auth-required"
     ALLOWED = "allowed"
+    AMBIGUOUS = "ambiguous"  # an answer whose author (proxy or origin) cannot be told: no decision
     ERROR = "error"
+
+
+class Author(StrEnum):
+    """Who wrote an answer, as far as its head tells (see ``classify``)."""
+
+    PROXY = "proxy"  # the proxy's own page (its fingerprint), or a CONNECT status (before any tunnel)
+    ORIGIN = "origin"  # relayed from the origin (or a parent): the proxy forwarded the request
+    UNKNOWN = "unknown"  # a 2xx/3xx/5xx where it does not matter, or an error
 
 
 class Outcome(StrEnum):
@@ -61,7 +73,8 @@ class Outcome(StrEnum):
     NARROWED = "narrowed"  # old allowed, new refuses: an outage risk
     CHANGED = "changed"  # another class change (denied <-> auth-required, a different route)
     NOISY = "noisy"  # the old proxies disagree among themselves, or the answer flips on --repeat
-    ERROR = "error"  # a proxy gave no usable answer
+    INTENDED = "intended"  # a narrowing/change declared in an expectation file (verify --expect)
+    ERROR = "error"  # a proxy gave no usable answer (or one whose author cannot be told)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +89,34 @@ class Probe:
     auth: AuthMode = AuthMode.DEFAULT
     origin: str = "targets"
     why: str = ""
+    raw: str | None = None  # the request-target exactly as written (--targets, --from-log): sent verbatim
 
     @property
     def target(self) -> str:
-        """The request-target as sent."""
+        """The request-target as sent (byte for byte as written when the probe came from a file)."""
+        if self.raw is not None:
+            return self.raw
         if self.method is Method.CONNECT:
             return f"{_host_for_uri(self.host)}:{self.port}"
         port = "" if self.port == 80 else f":{self.port}"
         return f"http://{_host_for_uri(self.host)}{port}{self.path}"
 
+    @property
+    def host_header(self) -> str:
+        """The Host header as sent: the authority of the request-target as written, without userinfo."""
+        target = self.target
+        if self.method is Method.CONNECT:
+            return target
+        rest = target.split("://", 1)[1] if "://" in target else target
+        authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        return authority.rpartition("@")[2]
+
     def key(self) -> tuple[str, str, int, str, str]:
-        """Deduplication key: method + host + port (+ path for plain HTTP) + auth mode."""
+        """Deduplication key: method + host + port (+ path for plain HTTP) + auth mode. A verbatim
+        probe is keyed by its request-target as written: ``FACEBOOK.com`` and ``facebook.com`` are
+        two probes."""
+        if self.raw is not None:
+            return (self.method.value, self.raw, self.port, "", self.auth.value)
         path = "" if self.method is Method.CONNECT else self.path
         return (self.method.value, self.host.lower().rstrip("."), self.port, path, self.auth.value)
 
@@ -113,6 +143,9 @@ class Answer:
     squid_error: str | None = None
     route: str | None = None
     error: str | None = None
+    author: Author = Author.UNKNOWN
+    decided_by: str = ""  # which form decided: connect-status, proxy-page, origin-answer, status
+    note: str = ""  # why: "origin answered 403", "X-Squid-Error but …", the error's detail
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -125,16 +158,25 @@ class Answer:
             rec["route"] = self.route
         if self.error:
             rec["error"] = self.error
+        rec["answered_by"] = self.author.value
+        if self.decided_by:
+            rec["decided_by"] = self.decided_by
+        if self.note:
+            rec["note"] = self.note
         rec["ttfb_ms"] = None if self.ttfb_ms is None else round(self.ttfb_ms, 2)
         return rec
 
     def short(self) -> str:
-        """``403 denied`` / ``error (timeout)`` for tables."""
+        """``403 denied`` / ``403 allowed (origin answered 403)`` / ``error (timeout)`` for tables."""
         if self.decision is Decision.ERROR:
-            return f"error ({self.error or 'bad answer'})"
+            detail = f": {self.note}" if self.note else ""
+            return f"error ({self.error or 'bad answer'}{detail})"
+        if self.decision is Decision.AMBIGUOUS:
+            return f"{self.status} ambiguous ({self.note or 'author unknown'})"
         extra = f" {self.squid_error}" if self.squid_error else ""
         route = f" via {self.route}" if self.route else ""
-        return f"{self.status} {self.decision.value}{extra}{route}"
+        why = f" ({self.note})" if self.note and self.author is Author.ORIGIN else ""
+        return f"{self.status} {self.decision.value}{extra}{route}{why}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +189,7 @@ class ProbeResult:
     new: Answer
     outcome: Outcome
     note: str = ""
+    expectation: str = ""  # the id of the expectation entry that declared this difference
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-ready dict (one element of ``probes``)."""
@@ -156,6 +199,8 @@ class ProbeResult:
             "request": p.label(),
             "method": p.method.value,
             "target": p.target,
+            "sent": {"request_line": f"{p.method.value} {p.target} HTTP/1.1", "host": p.host_header,
+                     "verbatim": p.raw is not None},
             "host": p.host,
             "port": p.port,
             "auth": p.auth.value,
@@ -167,6 +212,8 @@ class ProbeResult:
         }
         if self.note:
             rec["note"] = self.note
+        if self.expectation:
+            rec["expectation"] = self.expectation
         return rec
 
 
@@ -219,7 +266,9 @@ class Summary:
     narrowed: int = 0
     changed: int = 0
     noisy: int = 0
+    intended: int = 0
     errors: int = 0
+    ambiguous: int = 0  # errors whose cause is an answer of unknown author (counted in errors too)
     latencies: dict[str, Latency] = field(default_factory=dict)
 
     def add(self, result: ProbeResult) -> None:
@@ -227,6 +276,9 @@ class Summary:
         self.total += 1
         name = "errors" if result.outcome is Outcome.ERROR else result.outcome.value
         setattr(self, name, getattr(self, name) + 1)
+        if result.outcome is Outcome.ERROR and any(a.decision is Decision.AMBIGUOUS
+                                                   for a in (*result.old, result.new)):
+            self.ambiguous += 1
         for answer in (*result.old, result.new):
             if answer.ttfb_ms is not None:
                 self.latencies.setdefault(answer.proxy, Latency()).add(answer.ttfb_ms)
@@ -235,7 +287,7 @@ class Summary:
         """The ``summary`` object of the JSON document."""
         return {"total": self.total, "agree": self.agree, "widened": self.widened,
                 "narrowed": self.narrowed, "changed": self.changed, "noisy": self.noisy,
-                "errors": self.errors}
+                "intended": self.intended, "errors": self.errors, "ambiguous": self.ambiguous}
 
     def latency(self) -> dict[str, dict[str, float | None]]:
         """p50/p95 time to first byte per proxy, in ms."""
@@ -254,7 +306,8 @@ def redact_url(url: str) -> str:
 
 def write_document(out: IO[str], *, proxies: dict[str, Any], summary: Summary, complete: bool,
                    deadline_hit: bool, records: Iterable[dict[str, Any]],
-                   problems: Iterable[dict[str, Any]] = ()) -> None:
+                   problems: Iterable[dict[str, Any]] = (), expect: dict[str, Any] | None = None,
+                   verdict: str = "") -> None:
     """Stream the JSON document: header fields first, then ``probes`` one record at a time."""
     head = {
         "schema_version": SCHEMA_VERSION,
@@ -265,6 +318,8 @@ def write_document(out: IO[str], *, proxies: dict[str, Any], summary: Summary, c
         "deadline_hit": deadline_hit,
         "latency_ms": summary.latency(),
         "problems": list(problems),
+        "expect": expect,
+        "verdict": verdict,
     }
     text = json.dumps(head, indent=2)
     out.write(text[:-2] + ',\n  "probes": [')
@@ -296,6 +351,7 @@ class Document:
 
 
 SUMMARY_KEYS = ("total", "agree", "widened", "narrowed", "changed", "noisy", "errors")
+OPTIONAL_SUMMARY_KEYS = ("intended", "ambiguous")  # absent from documents written before --expect
 
 
 def load_document(path: Path | str) -> Document:
@@ -310,5 +366,7 @@ def load_document(path: Path | str) -> Document:
     missing = [k for k in SUMMARY_KEYS if k not in summary]
     if missing:
         raise ValueError(f"{path}: summary lacks {', '.join(missing)}")
-    return Document(version, {k: int(summary[k]) for k in SUMMARY_KEYS}, list(raw["probes"]),
+    counts = {k: int(summary[k]) for k in SUMMARY_KEYS}
+    counts.update({k: int(summary.get(k, 0)) for k in OPTIONAL_SUMMARY_KEYS})
+    return Document(version, counts, list(raw["probes"]),
                     bool(raw.get("complete", True)), raw)

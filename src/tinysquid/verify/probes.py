@@ -28,17 +28,23 @@ _HOST_OK = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$"
 # --------------------------------------------------------------------------- targets file
 
 
+_PRINTABLE = re.compile(r"[!-~]+")  # visible ASCII: what may go into a request line as written
+
+
 def parse_target(text: str) -> Probe | None:
-    """One ``--targets`` line → a Probe; None if the line is not understood."""
+    """One ``--targets`` line → a verbatim Probe (sent byte for byte as written); None if the line
+    is not understood. The method is case-insensitive and sent in upper case."""
     parts = text.split()
     if len(parts) == 1:
         parts = ["GET" if "://" in parts[0] else "CONNECT", parts[0]]
     if len(parts) != 2:
         return None
     method, target = parts[0].upper(), parts[1]
+    if not _PRINTABLE.fullmatch(target):
+        return None
     if method == "CONNECT":
         hostport = _split_hostport(target)
-        return Probe(Method.CONNECT, *hostport) if hostport else None
+        return Probe(Method.CONNECT, *hostport, raw=target) if hostport else None
     if method in ("GET", "HEAD"):
         return _url_probe(Method(method), target)
     return None
@@ -54,13 +60,14 @@ def parse_targets(path: Path) -> Iterator[Probe]:
             probe = parse_target(line)
             if probe is None:
                 raise InputError(make("TS502", f"cannot read target {line!r}", source="verify.targets",
-                                      span=Span(str(path), lineno)))
+                                      span=Span(str(path), lineno),
+                                      hint="Non-ASCII hosts go in punycode (xn--…), other bytes %-escaped."))
             yield Probe(probe.method, probe.host, probe.port, probe.path, origin="targets",
-                        why=f"{path}:{lineno}")
+                        why=f"{path}:{lineno}", raw=probe.raw)
 
 
 def _split_hostport(text: str) -> tuple[str, int] | None:
-    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^\s:/\[\]]+):(\d{1,5})", text)
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^\s:/\[\]@]+):(\d{1,5})", text)
     if not m:
         return None
     host = m.group(1) or m.group(3)
@@ -69,17 +76,21 @@ def _split_hostport(text: str) -> tuple[str, int] | None:
 
 
 def _url_probe(method: Method, url: str) -> Probe | None:
+    """An absolute ``http://`` URL → a verbatim probe: ``raw`` keeps it exactly as written (case,
+    userinfo, %-escapes); host/port/path are parsed only to dedup, report and check destinations."""
     try:
         parts = urlsplit(url)
         port = parts.port or 80
     except ValueError:
         return None
-    if parts.scheme.lower() != "http" or not parts.hostname:
+    if parts.scheme.lower() != "http" or not parts.hostname or not _PRINTABLE.fullmatch(url):
         return None
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Probe(method, parts.hostname, port, path)
+    host = parts.netloc.rpartition("@")[2]  # the host as written (case kept), without userinfo or port
+    host = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+    return Probe(method, host or parts.hostname, port, path, raw=url)
 
 
 # --------------------------------------------------------------------------- tinyproxy logs
@@ -107,7 +118,7 @@ def parse_log(path: Path, report: Report | None = None) -> Iterator[Probe]:
             probe: Probe | None
             if method == "CONNECT":
                 hp = _split_hostport(target)
-                probe = Probe(Method.CONNECT, *hp) if hp else None
+                probe = Probe(Method.CONNECT, *hp, raw=target) if hp else None
             elif target.lower().startswith("http://"):
                 probe = _url_probe(Method.HEAD if method == "HEAD" else Method.GET, target)
             else:
@@ -116,7 +127,7 @@ def parse_log(path: Path, report: Report | None = None) -> Iterator[Probe]:
                 skipped += 1
                 continue
             why = f"{path}:{lineno}" + ("" if method in ("CONNECT", "GET", "HEAD") else f" (logged as {method})")
-            yield Probe(probe.method, probe.host, probe.port, probe.path, origin="log", why=why)
+            yield Probe(probe.method, probe.host, probe.port, probe.path, origin="log", why=why, raw=probe.raw)
     if skipped and report is not None:
         report.add(make("TS507", f"{skipped} request line(s) in {path} not replayed", source="verify.log",
                         subject=str(path), data={"skipped": skipped}))
@@ -278,7 +289,7 @@ def from_policy(policy: ir.Policy, *, http_port: int = 80, report: Report | None
 
 
 def _with(probe: Probe, origin: str, why: str) -> Probe:
-    return Probe(probe.method, probe.host, probe.port, probe.path, probe.auth, origin, why)
+    return Probe(probe.method, probe.host, probe.port, probe.path, probe.auth, origin, why, probe.raw)
 
 
 def _compile(pat: ir.DestPattern) -> re.Pattern[str] | None:

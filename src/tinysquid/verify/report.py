@@ -21,9 +21,12 @@ def _answers(rec: dict[str, Any]) -> str:
 def _short(a: dict[str, Any]) -> str:
     if a["class"] == "error":
         return f"error ({a.get('error', 'bad answer')})"
+    if a["class"] == "ambiguous":
+        return f"{a['status']} ambiguous ({a.get('note', 'author unknown')})"
     extra = f" {a['x_squid_error']}" if a.get("x_squid_error") else ""
     route = f" via {a['route']}" if a.get("route") else ""
-    return f"{a['status']} {a['class']}{extra}{route}"
+    why = f" ({a['note']})" if a.get("note") and a.get("answered_by") == "origin" else ""
+    return f"{a['status']} {a['class']}{extra}{route}{why}"
 
 
 def write_junit(out: IO[str], summary: Summary, records: Iterable[dict[str, Any]]) -> None:
@@ -42,8 +45,8 @@ def write_junit(out: IO[str], summary: Summary, records: Iterable[dict[str, Any]
                       f"{detail}</failure>")
         elif result == "error":
             out.write(f'<error type="error" message={quoteattr(_answers(rec))}>{detail}</error>')
-        elif result == "noisy":
-            out.write(f"<system-out>noisy: {detail}</system-out>")
+        elif result in ("noisy", "intended"):
+            out.write(f"<system-out>{result}: {detail}</system-out>")
         out.write("</testcase>\n")
     out.write("</testsuite></testsuites>\n")
 
@@ -53,9 +56,10 @@ def write_markdown(out: IO[str], summary: Summary, records: Iterable[dict[str, A
     """A Markdown report for a PR comment."""
     c = summary.counts()
     out.write(f"## tinysquid verify: {', '.join(old)} → {new}\n\n")
-    out.write("| total | agree | widened | narrowed | changed | noisy | errors |\n|---|---|---|---|---|---|---|\n")
+    out.write("| total | agree | widened | narrowed | changed | noisy | intended | errors |\n"
+              "|---|---|---|---|---|---|---|---|\n")
     out.write("| " + " | ".join(str(c[k]) for k in ("total", "agree", "widened", "narrowed", "changed",
-                                                        "noisy", "errors")) + " |\n\n")
+                                                        "noisy", "intended", "errors")) + " |\n\n")
     if not complete:
         out.write("**Incomplete run**: not every probe was sent.\n\n")
     lat = summary.latency()

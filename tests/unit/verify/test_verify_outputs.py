@@ -55,7 +55,7 @@ def test_json_document_keys_and_loader(tmp_path):
     doc = json.loads(buf.getvalue())
     assert doc["schema_version"] == 1
     assert doc["summary"] == {"total": 3, "agree": 1, "widened": 1, "narrowed": 0, "changed": 0, "noisy": 0,
-                              "errors": 1}
+                              "intended": 0, "errors": 1, "ambiguous": 0}
     assert set(doc["latency_ms"]) == {"old", "new"} and doc["latency_ms"]["new"]["p50"] == 2.0
     first = doc["probes"][0]
     assert first["result"] == "widened" and first["request"] == "CONNECT a.example:22"
@@ -100,7 +100,7 @@ def test_markdown_lists_differences_only():
     write_markdown(buf, _summary(results), (r.to_record() for r in results), old=["http://o:1"], new="http://n:2",
                    complete=True)
     text = buf.getvalue()
-    assert "| 3 | 1 | 1 | 0 | 0 | 0 | 1 |" in text
+    assert "| 3 | 1 | 1 | 0 | 0 | 0 | 0 | 1 |" in text
     assert "**widened** | `CONNECT a.example:22`" in text and "b.example" not in text
 
 
@@ -116,14 +116,17 @@ def test_credentials_never_in_output():
     assert plain.startswith("HEAD http://a:8080/p HTTP/1.1\r\nHost: a:8080\r\n") and plain.endswith("\r\n\r\n")
 
 
-@pytest.mark.parametrize(("data", "decision", "error"), [
-    (b"HTTP/1.0 403 Access denied\r\nServer: tinyproxy/1.11.1\r\n\r\n", Decision.DENIED, None),
-    (b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n", Decision.AUTH_REQUIRED, None),
-    (b"", Decision.ERROR, "empty-reply"),
-    (b"SSH-2.0-OpenSSH\r\n", Decision.ERROR, "malformed"),
+@pytest.mark.parametrize(("data", "method", "decision", "error"), [
+    (b"HTTP/1.0 403 Access denied\r\nServer: tinyproxy/1.11.1\r\nContent-Type: text/html\r\n"
+     b"Connection: close\r\n\r\n", Method.GET, Decision.DENIED, None),
+    (b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n", Method.CONNECT, Decision.AUTH_REQUIRED, None),
+    (b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n", Method.GET, Decision.ALLOWED, None),  # origin's
+    (b"", Method.GET, Decision.ERROR, "empty-reply"),
+    (b"SSH-2.0-OpenSSH\r\n", Method.GET, Decision.ERROR, "truncated"),
+    (b"SSH-2.0-OpenSSH\r\n\r\n", Method.GET, Decision.ERROR, "malformed"),
 ])
-def test_parse_head(data, decision, error):
-    a = parse_head(data, "old", 1.0, None)
+def test_parse_head(data, method, decision, error):
+    a = parse_head(data, "old", 1.0, None, method)
     assert a.decision is decision and a.error == error
 
 

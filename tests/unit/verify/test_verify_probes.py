@@ -15,19 +15,22 @@ from tinysquid.verify.probes import from_policy, hosts_of, merge, parse_log, par
 
 
 @pytest.mark.parametrize(("line", "expected"), [
-    ("CONNECT example.com:443", Probe(Method.CONNECT, "example.com", 443)),
-    ("example.com:8443", Probe(Method.CONNECT, "example.com", 8443)),
-    ("[2001:db8::1]:443", Probe(Method.CONNECT, "2001:db8::1", 443)),
-    ("GET http://example.com/a?b=1", Probe(Method.GET, "example.com", 80, "/a?b=1")),
-    ("head http://example.com:8080", Probe(Method.HEAD, "example.com", 8080, "/")),
-    ("http://example.org/", Probe(Method.GET, "example.org", 80, "/")),
+    ("CONNECT example.com:443", Probe(Method.CONNECT, "example.com", 443, raw="example.com:443")),
+    ("example.com:8443", Probe(Method.CONNECT, "example.com", 8443, raw="example.com:8443")),
+    ("[2001:db8::1]:443", Probe(Method.CONNECT, "2001:db8::1", 443, raw="[2001:db8::1]:443")),
+    ("GET http://example.com/a?b=1", Probe(Method.GET, "example.com", 80, "/a?b=1", raw="http://example.com/a?b=1")),
+    ("head http://example.com:8080", Probe(Method.HEAD, "example.com", 8080, "/", raw="http://example.com:8080")),
+    ("http://example.org/", Probe(Method.GET, "example.org", 80, "/", raw="http://example.org/")),
+    ("GET http://user@www.FACEBOOK.com/%2e%2E/A?x=%41", Probe(Method.GET, "www.FACEBOOK.com", 80, "/%2e%2E/A?x=%41",
+                                                           raw="http://user@www.FACEBOOK.com/%2e%2E/A?x=%41")),
+    ("CONNECT Example.COM:443", Probe(Method.CONNECT, "Example.COM", 443, raw="Example.COM:443")),
 ])
 def test_parse_target(line, expected):
     assert parse_target(line) == expected
 
 
 @pytest.mark.parametrize("line", ["POST http://x/", "GET https://x/", "CONNECT x", "x:99999", "a b c",
-                                  "GET ftp://x/"])
+                                  "GET ftp://x/", "GET http://b\u00fccher.example/", "CONNECT u@x:443"])
 def test_parse_target_refuses_unsafe_or_unknown(line):
     assert parse_target(line) is None
 
@@ -160,3 +163,21 @@ def test_seen_filter_is_fixed_size_and_exact_at_scale():
     assert not any(f.add(k) for k in keys)  # no false duplicates
     assert all(f.add(k) for k in keys[:100])
     assert len(f.bits) == size == 2 * 1024 * 1024
+
+
+def test_verbatim_probe_is_sent_as_written():
+    from tinysquid.verify.engine import ProxyTarget, build_request
+
+    target = ProxyTarget("old", "127.0.0.1", 1, "http://127.0.0.1:1")
+    for line, head in [
+        ("GET http://user:pw@www.FACEBOOK.com:8080/%2E%2e/a%20b?q=%41", (
+            "GET http://user:pw@www.FACEBOOK.com:8080/%2E%2e/a%20b?q=%41 HTTP/1.1\r\nHost: www.FACEBOOK.com:8080\r\n")),
+        ("CONNECT WWW.Example.COM:443", "CONNECT WWW.Example.COM:443 HTTP/1.1\r\nHost: WWW.Example.COM:443\r\n"),
+        ("HEAD HTTP://Example.com", "HEAD HTTP://Example.com HTTP/1.1\r\nHost: Example.com\r\n"),
+    ]:
+        probe = parse_target(line)
+        assert probe is not None
+        assert build_request(probe, target).decode().startswith(head)
+    # verbatim probes that differ only in case or userinfo are distinct probes (not deduplicated)
+    a, b = parse_target("GET http://www.FACEBOOK.com/"), parse_target("GET http://www.facebook.com/")
+    assert a is not None and b is not None and a.key() != b.key()

@@ -55,4 +55,32 @@ CODES: tuple[CodeInfo, ...] = (
              "Probes then carry no credentials: both proxies answer 407 and only the auth gate is compared, "
              "not the rules behind it.",
              "Pass --old-auth env:VAR and --new-auth env:VAR with a valid user."),
+    CodeInfo("TS513", "proxy-unreachable-before-probing", Severity.ERROR,
+             "A --old/--new proxy could not be resolved or did not accept a TCP connection, checked once "
+             "before any probe.",
+             "No probe was sent: a run against a proxy that is not there would only print a table of errors "
+             "(exit 4, one line; the details are in -o json).",
+             "Check the host, port and that this host may connect; names are resolved once, within --deadline."),
+    CodeInfo("TS514", "bad-expectation-file", Severity.ERROR,
+             "The --expect file is not a valid tinysquid expectation file (kind, schema_version, entries).",
+             "verify does not guess which differences are intended; nothing is sent.",
+             "Pass the expect.json that `tinysquid convert` wrote beside report.json."),
+    CodeInfo("TS515", "expectation-declares-widening", Severity.ERROR,
+             "An --expect entry declares a new class `allowed`: a widening (or a pass) cannot be intended.",
+             "Only narrowing and class changes can be declared; a widening always fails the run (exit 3).",
+             "Remove the entry; fix the new proxy's config instead."),
+    CodeInfo("TS516", "intended-differences", Severity.INFO,
+             "Probes differed exactly as an --expect entry declares (hardening, --tighten, fail-closed "
+             "upstreams): counted as `intended`.",
+             "Intended differences are shown and counted apart; they do not fail the run.",
+             None),
+    CodeInfo("TS517", "ambiguous-answers", Severity.WARNING,
+             "Some answers carry a proxy's marks but are not that proxy's own page (e.g. an origin sending "
+             "X-Squid-Error): whether the proxy or the origin decided cannot be told.",
+             "Such a probe is an error, never a decision: counted in `errors` (and `ambiguous`).",
+             "Probe the same host with CONNECT (decided before any origin speaks), or another path."),
+    CodeInfo("TS518", "errors-allowed", Severity.WARNING,
+             "--allow-errors was given: probes without a usable answer do not fail the run.",
+             "Those probes prove nothing; a proxy that never answers still fails the run (exit 4).",
+             "Re-run without --allow-errors once the errors are understood."),
 )
