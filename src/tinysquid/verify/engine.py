@@ -12,6 +12,7 @@ kept, so memory stays flat for any number of probes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import base64
 import errno
 import ipaddress
@@ -359,10 +360,9 @@ def _resolve_in_thread(loop: asyncio.AbstractEventLoop, host: str, port: int,
             if not fut.done():
                 fut.set_result(result)
 
-        try:
+        # the run may have ended (deadline) and closed its loop while this lookup hung
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(deliver)
-        except RuntimeError:  # the run ended (deadline) and closed its loop while this lookup hung
-            pass
 
     threading.Thread(target=work, name=f"resolve {host}", daemon=True).start()
 
