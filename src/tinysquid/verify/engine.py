@@ -12,8 +12,8 @@ kept, so memory stays flat for any number of probes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import base64
+import contextlib
 import errno
 import ipaddress
 import os
