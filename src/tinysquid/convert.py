@@ -56,6 +56,10 @@ class ConvertOptions:
     root: Path | None = None
     harden: bool = True
     tighten: bool = False
+    kube_version: str | None = None
+    replicas: int = 2
+    zones: int = 2
+    spread_required: bool = True
 
 
 @dataclass
@@ -97,6 +101,8 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def _convert(path: Path, options: ConvertOptions) -> ConvertResult:
     from tinysquid import tinyproxy
+    from tinysquid import deploy
+    from tinysquid.helm import size as helm_size
     from tinysquid.helm import values as helm_values
     from tinysquid.policy import passes
     from tinysquid.squid import auth as squid_auth
@@ -109,14 +115,19 @@ def _convert(path: Path, options: ConvertOptions) -> ConvertResult:
     policy = passes.run_passes(policy, options, report)
     squid_conf, chart_conf = squid_render.render_squid_confs(policy, squid_version=options.squid_version,
                                                              report=report)
-    values = helm_values.render_values(policy, chart_conf, chart_version=options.chart_version,
-                                       report=report)
+    values = helm_values.render_values(
+        policy, chart_conf, chart_version=options.chart_version, report=report,
+        kube_version=helm_values.parse_kube_version(options.kube_version) if options.kube_version else None,
+        replicas=options.replicas, zones=options.zones, spread_required=options.spread_required)
+    helm_size.check(values, chart_conf, options.chart_version, report)
+    deploy_settings = deploy.settings_for(policy, values, options.chart_version)
     # The large outputs are held as UTF-8 bytes: a str with one non-ASCII character (the em dash
     # in the header, an arrow in a message) takes two bytes per character, ~45 MB more for a
     # 100,000-entry allowlist. Each str is dropped as soon as its bytes exist.
     result.files["squid.conf"] = OutputFile(squid_conf.encode("utf-8"))
     del squid_conf
     result.files["values.yaml"] = OutputFile(helm_values.dump_values(values).encode("utf-8"))
+    result.files.update(deploy.deploy_files(deploy_settings, result.files["values.yaml"].data, report))
     # The chart's copy of squid.conf now lives inside values.yaml; drop it before the reports.
     del chart_conf, values
     result.files.update(squid_auth.render_auth_files(policy, report=report))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from tinysquid.diagnostics.codes._info import CodeInfo
 from tinysquid.diagnostics.codes import (
     convert as _convert,
+    helm as _helm,
     input as _input,
     internal as _internal,
     inventory as _inventory,
@@ -24,6 +25,7 @@ _ALL: tuple[CodeInfo, ...] = (
     *_convert.CODES,
     *_tinyproxy.CODES,
     *_squid.CODES,
+    *_helm.CODES,
     *_verify.CODES,
     *_inventory.CODES,
     *_plan.CODES,
