@@ -171,7 +171,9 @@ def render_report_json(report: Report, config_path: Path, options: ConvertOption
         input=str(config_path),
         options={"squid_version": str(options.squid_version), "chart_version": str(options.chart_version),
                  "tinyproxy_version": str(options.tinyproxy_version), "harden": options.harden,
-                 "tighten": options.tighten},
+                 "tighten": options.tighten, "kube_version": options.kube_version,
+                 "replicas": options.replicas, "zones": options.zones,
+                 "spread": "required" if options.spread_required else "best-effort"},
     )
 
 
