@@ -309,6 +309,8 @@ def parse_stream(text: str) -> list[tuple[list[str], object]]:
     """The documents of a ``---``-separated stream: (leading comment lines, root node or None)."""
     docs: list[tuple[list[str], object]] = []
     lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()          # the final newline ends the last line; it does not start another
     start = 0
     chunks: list[tuple[int, list[str]]] = []
     cur: list[str] = []
