@@ -485,7 +485,8 @@ def check_chart_render(chart: str | None, values_path: str | None, namespace: st
     import yaml
 
     from tinysquid.deploy import PLUGIN_NAME, POST_RENDERER_DIR
-    from tinysquid.helm import size
+
+    limit = 1 << 20   # the API server's ConfigMap data limit (MaxSecretSize)
 
     if chart is None:
         return None
@@ -518,7 +519,7 @@ def check_chart_render(chart: str | None, values_path: str | None, namespace: st
     problems = deploy_problems(docs)
     for cm in (d for d in docs if d.get("kind") == "ConfigMap"):
         n = sum(len(str(v).encode()) for v in (cm.get("data") or {}).values())
-        if n > size.LIMIT:
+        if n > limit:
             problems.append(f"ConfigMap {cm['metadata']['name']} is {n:,} B, over the 1 MiB limit")
     if problems:
         c.evidence.extend(problems)
