@@ -59,7 +59,8 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _convert(path: Path, options: ConvertOptions) -> ConvertResult:
-    from tinysquid import tinyproxy
+    from tinysquid import deploy, tinyproxy
+    from tinysquid.helm import size as helm_size
     from tinysquid.helm import values as helm_values
     from tinysquid.policy import passes
     from tinysquid.squid import auth as squid_auth
@@ -72,14 +73,19 @@ def _convert(path: Path, options: ConvertOptions) -> ConvertResult:
     policy = passes.run_passes(policy, options, report)
     squid_conf, chart_conf = squid_render.render_squid_confs(policy, squid_version=options.squid_version,
                                                              report=report)
-    values = helm_values.render_values(policy, chart_conf, chart_version=options.chart_version,
-                                       report=report)
+    values = helm_values.render_values(
+        policy, chart_conf, chart_version=options.chart_version, report=report,
+        kube_version=helm_values.parse_kube_version(options.kube_version) if options.kube_version else None,
+        replicas=options.replicas, zones=options.zones, spread_required=options.spread_required)
+    helm_size.check(values, chart_conf, options.chart_version, report)
+    deploy_settings = deploy.settings_for(policy, values, options.chart_version)
     # The large outputs are held as UTF-8 bytes: a str with one non-ASCII character (the em dash
     # in the header, an arrow in a message) takes two bytes per character, ~45 MB more for a
     # 100,000-entry allowlist. Each str is dropped as soon as its bytes exist.
     result.files["squid.conf"] = OutputFile(squid_conf.encode("utf-8"))
     del squid_conf
     result.files["values.yaml"] = OutputFile(helm_values.dump_values(values).encode("utf-8"))
+    result.files.update(deploy.deploy_files(deploy_settings, result.files["values.yaml"].data, report))
     # The chart's copy of squid.conf now lives inside values.yaml; drop it before the reports.
     del chart_conf, values
     result.files.update(squid_auth.render_auth_files(policy, report=report))
@@ -130,7 +136,9 @@ def render_report_json(report: Report, config_path: Path, options: ConvertOption
         input=str(config_path),
         options={"squid_version": str(options.squid_version), "chart_version": str(options.chart_version),
                  "tinyproxy_version": str(options.tinyproxy_version), "harden": options.harden,
-                 "tighten": options.tighten},
+                 "tighten": options.tighten, "kube_version": options.kube_version,
+                 "replicas": options.replicas, "zones": options.zones,
+                 "spread": "required" if options.spread_required else "best-effort"},
     )
 
 

@@ -40,6 +40,8 @@ class ConvertOptions:
     ``root``: absolute paths in the config (Filter files) are looked up under this directory.
     ``harden``: add the deliberate narrowing (metadata range, manager, fd cap), each reported.
     ``tighten``: emit anchored versions of unanchored legacy patterns (marked approximated).
+    ``kube_version``: the cluster's Kubernetes ``X.Y`` (picks trafficDistribution), None = unknown.
+    ``replicas``/``zones``/``spread_required``: availability as the values and spread constraint say.
     """
 
     squid_version: SquidVersion = SquidVersion.V6
@@ -48,6 +50,10 @@ class ConvertOptions:
     root: Path | None = None
     harden: bool = True
     tighten: bool = False
+    kube_version: str | None = None
+    replicas: int = 2
+    zones: int = 2
+    spread_required: bool = True
 
 
 __all__ = ["ChartVersion", "ConvertOptions", "SquidVersion", "TinyproxyVersion"]

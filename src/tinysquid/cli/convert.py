@@ -18,9 +18,11 @@ _E = TypeVar("_E", bound=StrEnum)
 EPILOG = (
     "Example: tinysquid convert examples/egress-allowlist/tinyproxy.conf -o out/\n\n"
     "Writes squid.conf, values.yaml, report.json and report.md (plus htpasswd and a Secret "
-    "manifest when BasicAuth is used) into OUT, all at once or not at all.\n\n"
+    "manifest when BasicAuth is used), post-renderer/ (Helm 3 and 4) and argocd/ into OUT, all at "
+    "once or not at all.\n\n"
     "Exit codes: 0 converted · 1 converted, but --strict and some line is not exact · "
-    "2 bad input (the message names file:line:col) or --validate failed."
+    "2 bad input (the message names file:line:col), --validate failed, or an object would pass "
+    "Kubernetes' 1 MiB limit."
 )
 
 
@@ -48,6 +50,15 @@ def convert(
                                          help="Add deliberate narrowing (metadata range, manager, fd cap).")] = True,
     tighten: Annotated[bool, typer.Option("--tighten", help="Anchor unanchored legacy patterns (reported).")] = False,
     fmt: Annotated[ReportFormat, typer.Option("--format", help="Report on stdout: table (stderr summary) or json.")] = ReportFormat.TABLE,
+    kube_version: Annotated[str | None, typer.Option(
+        "--kube-version", help="The cluster's Kubernetes version X.Y (picks service.trafficDistribution).",
+        show_default=False)] = None,
+    replicas: Annotated[int, typer.Option("--replicas", min=1, help="squid pods (replicaCount).")] = 2,
+    zones: Annotated[int, typer.Option("--zones", min=1,
+                                       help="Zones the pods must cover (topology spread minDomains).")] = 2,
+    spread: Annotated[str, typer.Option(
+        "--spread", help="Zone spread: required (DoNotSchedule + minDomains) or best-effort (ScheduleAnyway).")
+    ] = "required",
 ) -> None:
     """Translate a tinyproxy.conf into squid.conf and Helm values, naming every line not carried over exactly."""
     from tinysquid import convert as core
@@ -61,6 +72,10 @@ def convert(
             root=root,
             harden=harden,
             tighten=tighten,
+            kube_version=_kube_version(kube_version),
+            replicas=replicas,
+            zones=zones,
+            spread_required=_spread(spread),
         )
         _check_out_dir(out, force)
         result = core.convert_file(config, options)
@@ -87,6 +102,30 @@ def _choice(enum: type[_E], value: str, flag: str) -> _E:
         allowed = ", ".join(e.value for e in enum)
         raise InputError(make("TS004", f"{flag} {value!r} is not one of: {allowed}", source="cli",
                               subject=flag)) from None
+
+
+def _kube_version(value: str | None) -> str | None:
+    from tinysquid.diagnostics import InputError
+    from tinysquid.diagnostics.model import make
+    from tinysquid.helm.values import parse_kube_version
+
+    if value is None:
+        return None
+    try:
+        major, minor = parse_kube_version(value)
+    except ValueError as exc:
+        raise InputError(make("TS004", f"--kube-version {exc}", source="cli", subject="--kube-version")) from None
+    return f"{major}.{minor}"
+
+
+def _spread(value: str) -> bool:
+    from tinysquid.diagnostics import InputError
+    from tinysquid.diagnostics.model import make
+
+    if value not in ("required", "best-effort"):
+        raise InputError(make("TS004", f"--spread {value!r} is not one of: required, best-effort",
+                              source="cli", subject="--spread"))
+    return value == "required"
 
 
 def _check_out_dir(out: Path, force: bool) -> None:

@@ -52,6 +52,8 @@ def plan_cutover(
     fmt: Annotated[PlanFormat, typer.Option("-o", "--output", help="markdown or json.")] = PlanFormat.MARKDOWN,
     out: Annotated[Path | None, typer.Option("--out", help="Write the runbook to FILE (atomically) "
                                                            "instead of stdout.")] = None,
+    chart: Annotated[Path | None, typer.Option(
+        "--chart", help="A local copy of the squid chart: render it with --values and the post-renderer.")] = None,
 ) -> None:
     """Write a phased, checkable cutover runbook with rollback from tinyproxy to squid."""
     from tinysquid._version import __version__
@@ -62,7 +64,7 @@ def plan_cutover(
     with run_command():
         opts = build.PlanOptions(inventory=inventory, verify_report=verify_report, values=values, config=config,
                                  context=context, namespace=namespace, cluster_dump=cluster_dump,
-                                 strategy=Strategy(str(strategy)),
+                                 strategy=Strategy(str(strategy)), chart=chart,
                                  argv=_rerun_args(inventory, verify_report, values, config, namespace,
                                                   str(strategy)))
         plan = build.build_plan(opts, progress=lambda msg: err_console.print(f"[dim]{msg}…[/]"))

@@ -32,13 +32,60 @@ def target_port(listen_port: int) -> int:
     return listen_port if listen_port > 1024 else DEFAULT_TARGET_PORT
 
 
+def parse_kube_version(text: str) -> tuple[int, int]:
+    """``1.31``, ``v1.31`` or ``1.31.2`` (Helm's ``--kube-version`` forms) → (1, 31).
+
+    Raises:
+        ValueError: anything else.
+    """
+    m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", text.strip())
+    if not m:
+        raise ValueError(f"{text!r} is not a Kubernetes version like 1.31")
+    return int(m.group(1)), int(m.group(2))
+
+
+def traffic_distribution(kube_version: tuple[int, int] | None) -> str | None:
+    """PreferSameZone from 1.34, PreferClose 1.31–1.33 (and when the version is unknown), else None."""
+    if kube_version is None:
+        return "PreferClose"
+    if kube_version >= (1, 34):
+        return "PreferSameZone"
+    if kube_version >= (1, 31):
+        return "PreferClose"
+    return None
+
+
+# squid allocates its per-descriptor tables for every descriptor at start: its virtual size grew by
+# 576 bytes per descriptor on squid 5.7 (max_filedescriptors 1024 → 20000: VSZ 36,972 → 47,656 KiB).
+FD_BYTES = 576
+BASE_MEMORY_MIB = 64          # squid 5.7 idle RSS is ~24 MiB; the rest is headroom for traffic
+CONFIG_MEMORY_FACTOR = 8      # parsed ACLs (trees, regexes) per byte of squid.conf, generous
+
+
+def resources(max_fds: int, conf_bytes: int) -> tuple[dict[str, Any], dict[str, int]]:
+    """The squid container's resources and how they were sized (MiB figures)."""
+    fd_mib = -(-max(max_fds, 1024) * FD_BYTES // (1 << 20))
+    conf_mib = -(-conf_bytes * CONFIG_MEMORY_FACTOR // (1 << 20))
+    request = max(128, BASE_MEMORY_MIB + fd_mib + conf_mib)
+    limit = 2 * request
+    return ({"requests": {"cpu": "100m", "memory": f"{request}Mi"}, "limits": {"memory": f"{limit}Mi"}},
+            {"base": BASE_MEMORY_MIB, "fd_tables": fd_mib, "config": conf_mib, "request": request,
+             "limit": limit})
+
+
 def render_values(policy: ir.Policy, chart_squid_conf: str, *, chart_version: str = "0.9",
-                  report: Report) -> dict[str, Any]:
+                  report: Report, kube_version: tuple[int, int] | None = None, replicas: int = 2,
+                  zones: int = 2, spread_required: bool = True) -> dict[str, Any]:
     """The values mapping for ``helm install squid oci://ghcr.io/younsl/charts/squid``.
+
+    ``kube_version``: the cluster's (major, minor), None when not given. ``replicas``/``zones``:
+    pod count and the zones they must cover (``spread_required``: DoNotSchedule + minDomains).
 
     Raises:
         ValueError: unknown ``chart_version``, or (a bug) a key the chart version does not have.
     """
+    if replicas < 1 or zones < 1:
+        raise ValueError("replicas and zones must be at least 1")
     if chart_version not in KEYS:
         raise ValueError(f"chart_version must be one of {sorted(KEYS)}, not {chart_version!r}")
     port = policy.listener.port
@@ -50,22 +97,57 @@ def render_values(policy: ir.Policy, chart_squid_conf: str, *, chart_version: st
     if policy.listener.addresses:
         report.add(make("TS274", f"Listen {', '.join(policy.listener.addresses)} is not carried into the chart: "
                         "the pod listens on every address", source="convert", span=policy.listener.origin))
+    service: dict[str, Any] = {"type": "ClusterIP", "port": port, "targetPort": tport}
+    distribution = traffic_distribution(kube_version)
+    shown = "not given" if kube_version is None else f"{kube_version[0]}.{kube_version[1]}"
+    if distribution is None:
+        report.add(make("TS321", f"service.trafficDistribution is left out for Kubernetes {shown} "
+                        "(the field needs 1.31)", source="convert", subject="service.trafficDistribution"))
+    else:
+        service["trafficDistribution"] = distribution
+        why = ("--kube-version not given: PreferClose is valid from 1.31 and still accepted after its "
+               "deprecation; pass --kube-version 1.34 (or later) for PreferSameZone"
+               if kube_version is None else f"for Kubernetes {shown}")
+        report.add(make("TS320", f"service.trafficDistribution: {distribution} ({why})", source="convert",
+                        subject="service.trafficDistribution",
+                        data={"trafficDistribution": distribution, "kube_version": shown}))
+    spread: dict[str, Any] = {
+        "maxSkew": 1,
+        "topologyKey": "topology.kubernetes.io/zone",
+        "whenUnsatisfiable": "DoNotSchedule" if spread_required else "ScheduleAnyway",
+        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "squid"}},
+        # only pods of this Deployment's own revision count: another release of the chart in the
+        # namespace has other pod-template-hash values (the post-renderer adds the instance label too)
+        "matchLabelKeys": ["pod-template-hash"],
+    }
+    if spread_required:
+        spread["minDomains"] = zones
+        report.add(make("TS322", f"{replicas} replicas spread over at least {zones} zones (maxSkew 1, "
+                        f"whenUnsatisfiable DoNotSchedule, minDomains {zones})", source="convert",
+                        subject="topologySpreadConstraints",
+                        data={"replicas": replicas, "zones": zones}))
+    else:
+        report.add(make("TS323", f"{replicas} replicas spread over zones best-effort (ScheduleAnyway)",
+                        source="convert", subject="topologySpreadConstraints"))
+    if replicas < zones:
+        report.add(make("TS324", f"--replicas {replicas} is fewer than --zones {zones}", source="convert",
+                        subject="replicaCount"))
+    res, sizing = resources(policy.hardening.max_filedescriptors, len(chart_squid_conf.encode("utf-8")))
+    report.add(make("TS326", f"squid requests {sizing['request']}Mi memory (limit {sizing['limit']}Mi): "
+                    f"{sizing['base']}Mi base + {sizing['fd_tables']}Mi for "
+                    f"{max(policy.hardening.max_filedescriptors, 1024)} descriptors at {FD_BYTES} B + "
+                    f"{sizing['config']}Mi for the ACLs", source="convert", subject="resources",
+                    data=sizing))
+    report.add(make("TS325", "podDisruptionBudget maxUnavailable: 1 (a drain can always evict one pod)",
+                    source="convert", subject="podDisruptionBudget"))
     values: dict[str, Any] = {
         "image": {"repository": IMAGE_REPOSITORY, "tag": IMAGE_TAG, "pullPolicy": "IfNotPresent"},
-        "replicaCount": 2,
-        "service": {
-            "type": "ClusterIP",
-            "port": port,
-            "targetPort": tport,
-            "trafficDistribution": "PreferClose",
-        },
-        "topologySpreadConstraints": [{
-            "maxSkew": 1,
-            "topologyKey": "topology.kubernetes.io/zone",
-            "whenUnsatisfiable": "ScheduleAnyway",
-            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "squid"}},
-        }],
-        "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+        "replicaCount": replicas,
+        "service": service,
+        "topologySpreadConstraints": [spread],
+        "resources": res,
+        # minAvailable must be set to null: the chart's default (1) would win over maxUnavailable
+        "podDisruptionBudget": {"enabled": True, "minAvailable": None, "maxUnavailable": 1},
         "squidShutdownTimeout": SHUTDOWN_TIMEOUT,
         "terminationGracePeriodSeconds": SHUTDOWN_TIMEOUT + 2 * GRACE_MARGIN,
         "squidExporter": {"enabled": True},

@@ -37,6 +37,7 @@ class PlanOptions:
     strategy: phases_mod.Strategy = phases_mod.Strategy.ENV_SWITCH
     release: str = "squid"
     argv: tuple[str, ...] = ()  # the plan-cutover arguments as given, for the re-run commands
+    chart: Path | None = None   # --chart DIR: render it in the preflight
 
 
 @dataclass
@@ -141,7 +142,8 @@ def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = No
             gaps.append(make("TS740", f"{kind} not read: {why}", source="plan", subject=kind))
 
     say("running the checks")
-    checks, squid = checks_mod.run_checks(inputs, cluster, opts.namespace, opts.release)
+    checks, squid = checks_mod.run_checks(inputs, cluster, opts.namespace, opts.release,
+                                          str(opts.chart) if opts.chart else None)
     port, port_source = _port(inputs, squid)
     eg = egress_mod.analyse(inputs)
     old = clients_mod.old_proxy(inputs.inventory)

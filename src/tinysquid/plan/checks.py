@@ -484,7 +484,7 @@ def check_convert(inputs: Inputs) -> Check:
 
 
 def run_checks(inputs: Inputs, cluster: ClusterView | None, namespace: str,
-               release: str = "squid") -> tuple[list[Check], SquidInCluster | None]:
+               release: str = "squid", chart: str | None = None) -> tuple[list[Check], SquidInCluster | None]:
     """Every pre-flight check, in runbook order, and the squid objects they looked at."""
     squid = find_squid(cluster, namespace, release) if cluster is not None else None
     beside = Path(inputs.values_path).with_name("expect.json") if inputs.values_path else None
@@ -501,8 +501,100 @@ def run_checks(inputs: Inputs, cluster: ClusterView | None, namespace: str,
         noise,
         check_convert(inputs),
     ]
+    rendered = check_chart_render(chart, inputs.values_path, namespace, release)
+    if rendered is not None:
+        checks.append(rendered)
     for c in checks:
         if c.status is Outcome.UNKNOWN and c.finding is None:
             c.finding = make("TS700", f"{c.title}: unknown ({'; '.join(c.evidence)})", source="plan",
                              subject=c.id, hint=f"decided by {c.decided_by}" if c.decided_by else None)
     return checks, squid
+
+
+def check_chart_render(chart: str | None, values_path: str | None, namespace: str, release: str = "squid",
+                       helm: str | None = None) -> Check | None:
+    """``--chart DIR``: render the chart with the converted values and the post-renderer beside them,
+    and check what convert's deploy outputs promise (TS345 render failed, TS346 something missing).
+
+    None when no chart was given. Helm 3 runs ``post-renderer/post-render``; Helm 4 needs it installed
+    as the ``tinysquid-squid`` plugin (``helm plugin install``), else the check fails with that hint.
+    """
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import yaml
+
+    from tinysquid.deploy import PLUGIN_NAME, POST_RENDERER_DIR
+
+    limit = 1 << 20   # the API server's ConfigMap data limit (MaxSecretSize)
+
+    if chart is None:
+        return None
+    c = Check("chart-render", "the chart renders with the converted values and the post-renderer", "TS345", True)
+    c.decided_by = "--chart"
+    if values_path is None:
+        return _unknown(c, "--chart needs --values (the values.yaml convert wrote)", "--values")
+    helm = helm or shutil.which("helm")
+    if helm is None:
+        return _unknown(c, "helm is not on PATH", "helm")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([helm, *args], capture_output=True, text=True, timeout=120, check=False)
+
+    version = run("version", "--short").stdout.strip()
+    post = str(Path(values_path).parent / POST_RENDERER_DIR / "post-render")
+    if not version.startswith("v3"):
+        if PLUGIN_NAME not in run("plugin", "list").stdout:
+            c.code = "TS346"
+            return _fail(c, f"{version or 'helm'}: the post-renderer plugin {PLUGIN_NAME} is not installed",
+                         c.id, hint=f"helm plugin install {Path(post).parent}")
+        post = PLUGIN_NAME
+    done = run("template", release, chart, "-n", namespace, "-f", values_path, "--post-renderer", post)
+    c.evidence.append(f"helm {version} template {release} {chart} -f {values_path} --post-renderer {post}")
+    if done.returncode != 0:
+        msg = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        c.evidence.append(msg)
+        return _fail(c, f"helm template failed: {msg}", c.id)
+    docs = [d for d in yaml.safe_load_all(done.stdout) if isinstance(d, dict)]
+    problems = deploy_problems(docs)
+    for cm in (d for d in docs if d.get("kind") == "ConfigMap"):
+        n = sum(len(str(v).encode()) for v in (cm.get("data") or {}).values())
+        if n > limit:
+            problems.append(f"ConfigMap {cm['metadata']['name']} is {n:,} B, over the 1 MiB limit")
+    if problems:
+        c.evidence.extend(problems)
+        c.code = "TS346"
+        return _fail(c, "; ".join(problems), c.id)
+    c.evidence.append(f"{len(docs)} objects; preStop drains first, passwd mounted where squid needs it, "
+                      "spread counts only this release")
+    c.status = Outcome.PASS
+    return c
+
+
+def deploy_problems(docs: list[dict[str, Any]]) -> list[str]:
+    """What a rendered release misses of convert's deploy promises (empty: none)."""
+    deps = [d for d in docs if d.get("kind") == "Deployment"
+            and (d.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/name") == "squid"]
+    if len(deps) != 1:
+        return [f"{len(deps)} Deployments labelled app.kubernetes.io/name=squid (expected 1)"]
+    pod = deps[0].get("spec", {}).get("template", {}).get("spec", {})
+    instance = (deps[0].get("spec", {}).get("template", {}).get("metadata", {}).get("labels") or {}).get(
+        "app.kubernetes.io/instance")
+    squid: dict[str, Any] = next((x for x in pod.get("containers") or [] if x.get("name") == "squid"), {})
+    problems = []
+    cmd = (((squid.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}).get("command") or []
+    script = str(cmd[-1]) if cmd else ""
+    if not script.lstrip().startswith("sleep") or "squid -k shutdown" not in script:
+        problems.append("the preStop hook does not sleep before squid -k shutdown")
+    confs = [str((d.get("data") or {}).get("squid.conf", "")) for d in docs if d.get("kind") == "ConfigMap"]
+    mounts = squid.get("volumeMounts") or []
+    if (any("basic_ncsa_auth" in conf for conf in confs)
+            and not any(m.get("mountPath") == "/etc/squid/passwd" for m in mounts)):
+        problems.append("squid uses BasicAuth but /etc/squid/passwd is not mounted")
+    for tsc in pod.get("topologySpreadConstraints") or []:
+        labels = ((tsc.get("labelSelector") or {}).get("matchLabels") or {})
+        if labels.get("app.kubernetes.io/instance") != instance and "pod-template-hash" not in (
+                tsc.get("matchLabelKeys") or []):
+            problems.append("a topology spread constraint counts other releases' pods")
+    return problems

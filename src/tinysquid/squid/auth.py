@@ -105,18 +105,10 @@ def secret_manifest(htpasswd: str) -> str:
     )
 
 
-POST_RENDERER_PATCH = f"""\
-# kustomization.yaml used as `helm install squid … --post-renderer ./kustomize-post-renderer.sh`
-# (the Deployment is named after the release's fullname: "squid" for a release called squid)
-# patches:
-# - target: {{kind: Deployment, name: squid}}
-#   patch: |-
-#     - op: add
-#       path: /spec/template/spec/volumes/-
-#       value: {{name: squid-passwd, secret: {{secretName: {SECRET_NAME}, defaultMode: 0440}}}}
-#     - op: add
-#       path: /spec/template/spec/containers/0/volumeMounts/-
-#       value: {{name: squid-passwd, mountPath: {PASSWD_PATH}, subPath: {SECRET_KEY}, readOnly: true}}
+POST_RENDERER_PATCH = """\
+# Mount it with the post-renderer convert wrote beside this file (it finds the Deployment by label,
+# so any release name works): helm … --post-renderer ./post-renderer/post-render (Helm 3), or
+# helm plugin install ./post-renderer; helm … --post-renderer tinysquid-squid (Helm 4); ArgoCD: argocd/.
 """
 
 
@@ -132,9 +124,8 @@ def render_auth_files(policy: ir.Policy, *, report: Report) -> dict[str, OutputF
                  f"{SECRET_NAME}); the squid chart cannot mount it by itself",
         source="convert", span=auth.users[0].origin,
         consequence=f"until {PASSWD_PATH} exists in the pod, squid's auth helper exits and squid stops",
-        hint=f"kubectl apply -f {SECRET_MANIFEST_NAME}; then add a Secret volume mounted at {PASSWD_PATH} "
-             f"(subPath {SECRET_KEY}) with a Helm post-renderer (kustomize JSON patch on the Deployment), "
-             f"or build a custom image FROM ubuntu/squid that COPYs the htpasswd file to {PASSWD_PATH}",
+        hint=f"kubectl apply -f {SECRET_MANIFEST_NAME}; then install with the post-renderer convert wrote "
+             f"(post-renderer/, or argocd/ for ArgoCD), which mounts it at {PASSWD_PATH} (subPath {SECRET_KEY})",
         data={"secret": SECRET_NAME, "key": SECRET_KEY, "mount_path": PASSWD_PATH}))
     return {
         HTPASSWD_NAME: OutputFile(text, 0o600),

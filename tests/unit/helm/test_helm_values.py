@@ -52,12 +52,12 @@ def test_required_keys_and_invariants(version: str) -> None:
 def test_privileged_port_maps_to_3128_and_is_reported() -> None:
     v, report = build(replace(POLICY, listener=ir.Listener(80)), "0.9")
     assert (v["service"]["port"], v["service"]["targetPort"]) == (80, 3128)
-    assert [d.code for d in report] == ["TS275"]
+    assert [d.code for d in report if d.code.startswith("TS27")] == ["TS275"]
 
 
 def test_listen_addresses_are_reported_as_dropped() -> None:
     _, report = build(replace(POLICY, listener=ir.Listener(8888, ("10.0.0.1",))), "0.9")
-    assert [d.code for d in report] == ["TS274"]
+    assert [d.code for d in report if d.code.startswith("TS27")] == ["TS274"]
 
 
 def test_dump_is_block_yaml_with_literal_conf_and_round_trips() -> None:

@@ -8,6 +8,7 @@ output failed a check). ``docs/codes.md`` is generated from this registry.
 from __future__ import annotations
 
 from tinysquid.diagnostics.codes import convert as _convert
+from tinysquid.diagnostics.codes import helm as _helm
 from tinysquid.diagnostics.codes import input as _input
 from tinysquid.diagnostics.codes import internal as _internal
 from tinysquid.diagnostics.codes import inventory as _inventory
@@ -22,6 +23,7 @@ _ALL: tuple[CodeInfo, ...] = (
     *_convert.CODES,
     *_tinyproxy.CODES,
     *_squid.CODES,
+    *_helm.CODES,
     *_verify.CODES,
     *_inventory.CODES,
     *_plan.CODES,
