@@ -2,7 +2,7 @@
 ArgoCD, Kubernetes size limits, the chart render in plan-cutover's preflight)."""
 
 from tinysquid.diagnostics.codes._info import CodeInfo
-from tinysquid.diagnostics.model import Severity
+from tinysquid.diagnostics.enums import Severity
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
 
