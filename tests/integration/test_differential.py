@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import CORPUS
+from tests._squid_runtime import SquidRuntime
+from tests.conftest import CORPUS, by_squid_series
 from tests.integration.harness import Lab, assert_loopback_only
 from tinysquid.cli import app
 from tinysquid.verify.model import AuthMode, Method, Probe
@@ -137,14 +138,23 @@ def _prepare(lab: Lab, case: Case) -> Path:
     return lab.write("tinyproxy.conf", text)
 
 
+def _target(runtime: SquidRuntime):
+    """The ``--squid-version`` for this squid: its own series, else the newest convert offers."""
+    from tinysquid.convert import SquidVersion
+
+    by_value = {str(v): v for v in SquidVersion}
+    return by_value.get(runtime.series, max(SquidVersion, key=lambda v: int(str(v))))
+
+
+@by_squid_series
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_tinyproxy_and_converted_squid_decide_alike(name, tinyproxy_bin, squid_bin, lab: Lab):
-    from tinysquid.convert import ConvertOptions, SquidVersion, convert_file
+def test_tinyproxy_and_converted_squid_decide_alike(name, tinyproxy_bin, squid_runtime: SquidRuntime, lab: Lab):
+    from tinysquid.convert import ConvertOptions, convert_file
     from tinysquid.squid.render import PASSWD_PATH
 
     case = CASES[name]
     conf_path = _prepare(lab, case)
-    result = convert_file(conf_path, ConvertOptions(squid_version=SquidVersion.V5))
+    result = convert_file(conf_path, ConvertOptions(squid_version=_target(squid_runtime)))
     assert result.policy is not None
     squid_conf = result.files["squid.conf"].text
     if "htpasswd" in result.files:
@@ -160,7 +170,7 @@ def test_tinyproxy_and_converted_squid_decide_alike(name, tinyproxy_bin, squid_b
     targets = lab.write("extra-targets.txt", "".join(f"{p.method.value} {p.target}\n" for p in extra
                                                      if p.auth is AuthMode.DEFAULT))
     tp = lab.start_tinyproxy(conf_path.read_text())
-    sq = lab.start_squid(squid_conf)
+    sq = lab.start_squid(squid_conf, binary=squid_runtime.binary)
 
     seen: set[str] = set()
     reported = {d.code for d in result.report}
