@@ -280,7 +280,9 @@ class Lab:
         return running
 
     def start_squid(self, conf_text: str, binary: str | None = None) -> Running:
-        """The real squid (``-N``) on a free loopback port, with the lab's hosts file."""
+        """The real squid (``-N``) on a free loopback port, with the lab's hosts file. ``binary``: the
+        host's squid by default; a ``SquidRuntime.binary`` (tests/_squid_runtime.py) runs squid 6.13 or
+        7.x from a Debian root the same way (the lab dir is under the temp dir the root sees)."""
         binary = binary or find_binary("squid") or "squid"
         port = free_port()
         tag = uuid.uuid4().hex[:8]
@@ -379,17 +381,18 @@ class Decided:
 def decide_both(tinyproxy_conf: str, squid_conf: str, probes: Iterable[Probe], *,
                 files: Mapping[str, str] | None = None, hosts: Iterable[str] = (),
                 old_auth: str | None = None, new_auth: str | None = None,
-                opts: EngineOptions | None = None) -> list[ProbeResult]:
+                opts: EngineOptions | None = None, squid_binary: str | None = None) -> list[ProbeResult]:
     """Start tinyproxy (old) and squid (new) on the given configs, send ``probes``, stop both.
 
     Every hostname the probes name is mapped to 127.0.0.1. ``files`` are written into the lab dir
-    first (reference them as ``@WORKDIR@/name``)."""
+    first (reference them as ``@WORKDIR@/name``). ``squid_binary``: the host's squid by default, or a
+    ``SquidRuntime.binary`` (tests/_squid_runtime.py) to run 6.13/7.x from a Debian root."""
     probes = list(probes)
     with Lab(hosts=[*hosts, *hosts_of(probes)]) as lab:
         for name, content in (files or {}).items():
             lab.write(name, content)
         tp = lab.start_tinyproxy(tinyproxy_conf)
-        sq = lab.start_squid(squid_conf)
+        sq = lab.start_squid(squid_conf, squid_binary)
         return lab.decide([tp.target("old", old_auth)], sq.target("new", new_auth),
                           [_fill_probe(lab, p) for p in probes], opts)
 
