@@ -5,6 +5,10 @@ Each command module imports its core lazily, so ``convert`` never pays for boto3
 
 from __future__ import annotations
 
+import os
+import sys
+import traceback
+
 import typer
 
 from tinysquid._version import __version__
@@ -12,6 +16,13 @@ from tinysquid.cli import convert as _convert
 from tinysquid.cli import inventory as _inventory
 from tinysquid.cli import plan as _plan
 from tinysquid.cli import verify as _verify
+
+EXIT_CODES = (
+    "Exit codes, shared by every command: 0 done · 1 findings (convert --strict, verify narrowed/"
+    "changed, plan blocked) · 2 bad input · 3 verify widened · 4 the run could not be made · "
+    "5 partial (inventory gaps) · 70 tinysquid failed unexpectedly (a bug: please report it; "
+    "--debug shows the traceback) · 130 interrupted."
+)
 
 app = typer.Typer(
     name="tinysquid",
@@ -30,10 +41,13 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
+@app.callback(epilog=EXIT_CODES)
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug",
+                               help="Show the full traceback if tinysquid fails unexpectedly (also "
+                                    "after the command: `tinysquid convert … --debug`)."),
 ) -> None:
     """Move a tinyproxy forward proxy to squid on Kubernetes."""
 
@@ -44,6 +58,36 @@ app.command("inventory-aws", epilog=_inventory.EPILOG)(_inventory.inventory_aws)
 app.command("plan-cutover", epilog=_plan.EPILOG)(_plan.plan_cutover)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the command; an unexpected exception is one line on stderr
+    and exit 70, never a traceback (``--debug`` anywhere on the line, or TINYSQUID_DEBUG=1, shows it).
+
+    ``--debug`` is taken out before typer parses the line, so it works before or after the command.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("TINYSQUID_DEBUG") == "1"
+    args = [a for a in args if a != "--debug"]
+    try:
+        app(args=args, prog_name="tinysquid")
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except BaseException as exc:  # the one place that turns a bug into exit 70
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(f"tinysquid: internal error ({_where(exc)}); please report it"
+                         + ("" if debug else ", and run again with --debug for the traceback") + "\n")
+        sys.exit(70)
+
+
+def _where(exc: BaseException) -> str:
+    """The exception's type and the innermost tinysquid frame: enough for a report, and never the
+    exception's message, which may quote a config line holding a credential."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}tinysquid{os.sep}" in f.filename]
+    where = ""
+    if frames:
+        f = frames[-1]
+        where = f" at {f.filename.rsplit(os.sep + 'tinysquid' + os.sep, 1)[-1]}:{f.lineno} in {f.name}"
+    return f"{type(exc).__name__}{where}"

@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     WIDENED = 3
     INCOMPLETE = 4
     PARTIAL = 5
+    INTERNAL = 70  # EX_SOFTWARE: tinysquid itself failed (a bug); never a documented result
 
 
 def _sort_key(d: Diagnostic) -> tuple[Any, ...]:
