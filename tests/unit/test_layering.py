@@ -8,7 +8,7 @@
 - no import cycle anywhere in ``src/`` (every import counts: module level, in a function, under
   ``TYPE_CHECKING``), and no module imports the public façade ``tinysquid/__init__.py``;
 - ``options`` and ``diagnostics.enums`` sit below everything (standard library only);
-- the back ends (``squid/``, ``helm/``) import no pass and no front end: they only print.
+- the back ends (``squid/``, ``helm/``, ``deploy/``) import no pass and no front end: they only print.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def _reaches(module: str, forbidden: tuple[str, ...]) -> set[str]:
 
 
 _NOT_IN_BACK_ENDS = ("tinysquid.policy.passes", "tinysquid.tinyproxy", "tinysquid.convert")
-_BACK_END_MODULES = [m for m, _ in MODULES if m.startswith(("tinysquid.squid", "tinysquid.helm"))]
+_BACK_END_MODULES = [m for m, _ in MODULES if m.startswith(("tinysquid.squid", "tinysquid.helm", "tinysquid.deploy"))]
 
 
 @pytest.mark.parametrize("module", [

@@ -415,7 +415,6 @@ def _filter_flag(st: LineFindings, s: Stmt, values: dict[str, bool], lines: dict
 
 def _filter_policy(st: LineFindings, filt: Stmt | None, values: dict[str, bool], lines: dict[str, Stmt],
                    config_path: Path, root: Path | None) -> ir.DestPolicy | None:
-    g = st.g
     if filt is None:
         for stmt in lines.values():
             st.status("TS129", f"{stmt.name}: no effect without a Filter line", stmt.span,
@@ -424,25 +423,40 @@ def _filter_policy(st: LineFindings, filt: Stmt | None, values: dict[str, bool],
     named = filt.args[0]
     found = flt.find_filter(named, config_path, root)
     if found is None:
-        tried = ", ".join(str(p) if not Path(p).is_absolute() or str(p) == named else "…/" + Path(p).name
-                          for p in flt.candidate_paths(named, config_path, root))
-        if g.filter_missing_fatal:
-            raise fail("TS108", f"filter file {named!r} not found (looked at: {tried}); tinyproxy 1.11 "
-                       "exits at startup without it", filt.arg_span())
-        # filter.c 1.8.4/1.10.0: filter_init returns silently; filter_domain/filter_url then answer with
-        # the default policy alone — allow everything, or refuse everything under FilterDefaultDeny.
-        default = ir.Action.DENY if values["dd"] else ir.Action.ALLOW
-        effect = ("every request is refused (FilterDefaultDeny)" if values["dd"] else "nothing is filtered")
-        st.status("TS128", f"filter file {named!r} not found: tinyproxy {g.version} runs with no filter rules",
-                  filt.span, consequence=f"{effect}, in tinyproxy and in the conversion")
-        return ir.DestPolicy(subject=ir.MatchSubject.URL if values["url"] else ir.MatchSubject.HOST,
-                             default=default, patterns=(), origin=filt.span)
+        return _missing_filter(st, filt, values, config_path, root)
     try:
         data = found.read_bytes()
     except OSError as exc:
         raise fail("TS001", f"cannot read filter file {named!r}: {exc.strerror}", filt.arg_span()) from None
     decode_text(data, named)
     st.sources.append(named)
+    patterns = _patterns(st, data, named, values)
+    default = ir.Action.DENY if values["dd"] else ir.Action.ALLOW
+    subject = ir.MatchSubject.URL if values["url"] else ir.MatchSubject.HOST
+    return ir.DestPolicy(subject=subject, default=default, patterns=patterns, origin=filt.span)
+
+
+def _missing_filter(st: LineFindings, filt: Stmt, values: dict[str, bool], config_path: Path,
+                    root: Path | None) -> ir.DestPolicy:
+    g, named = st.g, filt.args[0]
+    tried = ", ".join(str(p) if not Path(p).is_absolute() or str(p) == named else "…/" + Path(p).name
+                      for p in flt.candidate_paths(named, config_path, root))
+    if g.filter_missing_fatal:
+        raise fail("TS108", f"filter file {named!r} not found (looked at: {tried}); tinyproxy 1.11 "
+                   "exits at startup without it", filt.arg_span())
+    # filter.c 1.8.4/1.10.0: filter_init returns silently; filter_domain/filter_url then answer with
+    # the default policy alone — allow everything, or refuse everything under FilterDefaultDeny.
+    default = ir.Action.DENY if values["dd"] else ir.Action.ALLOW
+    effect = ("every request is refused (FilterDefaultDeny)" if values["dd"] else "nothing is filtered")
+    st.status("TS128", f"filter file {named!r} not found: tinyproxy {g.version} runs with no filter rules",
+              filt.span, consequence=f"{effect}, in tinyproxy and in the conversion")
+    return ir.DestPolicy(subject=ir.MatchSubject.URL if values["url"] else ir.MatchSubject.HOST,
+                         default=default, patterns=(), origin=filt.span)
+
+
+def _patterns(st: LineFindings, data: bytes, named: str, values: dict[str, bool]) -> tuple[ir.DestPattern, ...]:
+    """The filter file's patterns, translated to ERE, with one finding per pattern line."""
+    g = st.g
     if values["fnmatch"]:
         syntax = ir.PatternSyntax.FNMATCH
     elif values["ere"]:
@@ -475,9 +489,7 @@ def _filter_policy(st: LineFindings, filt: Stmt | None, values: dict[str, bool],
                 kw["consequence"] = ("part of this pattern never matches: glibc with REG_ICASE never matches an "
                                      "escaped lower-case letter such as \\d; the translation keeps that")
             st.exact(f"{syntax.value} pattern {line.pattern!r}{shown}", span, **kw)
-    default = ir.Action.DENY if values["dd"] else ir.Action.ALLOW
-    subject = ir.MatchSubject.URL if values["url"] else ir.MatchSubject.HOST
-    return ir.DestPolicy(subject=subject, default=default, patterns=tuple(patterns), origin=filt.span)
+    return tuple(patterns)
 
 
 __all__ = ["ANONYMOUS_IMPLICIT", "U32", "inet_aton", "lower", "parse_address", "parse_hostspec"]
