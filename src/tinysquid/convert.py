@@ -89,6 +89,9 @@ def _convert(path: Path, options: ConvertOptions) -> ConvertResult:
     # The chart's copy of squid.conf now lives inside values.yaml; drop it before the reports.
     del chart_conf, values
     result.files.update(squid_auth.render_auth_files(policy, report=report))
+    from tinysquid.proof.check import check_policy  # each pattern's squid form proven, or a witness
+
+    check_policy(policy, report)
     settle_line_statuses(report)
     result.policy = policy
     result.files["report.json"] = OutputFile(render_report_json(report, path, options))

@@ -367,15 +367,16 @@ class BudgetExceeded(Unsupported):
     """The product grew past its state budget before a verdict."""
 
 
-def compare(left: NFA, right: NFA, domain: NFA, *, budget: int = DEFAULT_BUDGET,
-            avoid: Iterable[tuple[NFA, bool]] = ()) -> Difference:
-    """A shortest string of ``domain`` in exactly one of ``left``/``right``, or none (equal on the domain).
+def compare(left: NFA, right: NFA, require: Iterable[tuple[NFA, bool]] = (), *,
+            budget: int = DEFAULT_BUDGET) -> Difference:
+    """A shortest string in exactly one of ``left``/``right`` that also satisfies every
+    ``require`` pair (accepted by that NFA == the bool: the domain of subjects, and e.g. that no
+    other filter entry decides it), or none: the languages are equal there.
 
-    ``avoid``: extra (nfa, value) pairs the witness must also satisfy (accepted == value), e.g. that
-    no other filter entry decides it. Raises BudgetExceeded past ``budget`` product states."""
-    extra = list(avoid)
-    alphabet = Alphabet([left, right, domain, *(n for n, _ in extra)])
-    dfas = [LazyDFA(n, alphabet) for n in (left, right, domain, *(n for n, _ in extra))]
+    Raises BudgetExceeded past ``budget`` product states."""
+    extra = list(require)
+    alphabet = Alphabet([left, right, *(n for n, _ in extra)])
+    dfas = [LazyDFA(n, alphabet) for n in (left, right, *(n for n, _ in extra))]
     wants = [v for _, v in extra]
     start = tuple(d.initial for d in dfas)
     parent: dict[tuple[int, ...], tuple[tuple[int, ...], int] | None] = {start: None}
@@ -384,7 +385,7 @@ def compare(left: NFA, right: NFA, domain: NFA, *, budget: int = DEFAULT_BUDGET,
     while queue:
         node = queue.popleft()
         acc = [d.accepting[s] for d, s in zip(dfas, node)]
-        if acc[2] and acc[0] != acc[1] and all(a == w for a, w in zip(acc[3:], wants)):
+        if acc[0] != acc[1] and all(a == w for a, w in zip(acc[2:], wants)):
             return Difference(_path(parent, node, alphabet), in_left=acc[0], explored=len(parent))
         for cls in range(ncls):
             nxt = tuple(d.step(s, cls) for d, s in zip(dfas, node))
@@ -394,6 +395,24 @@ def compare(left: NFA, right: NFA, domain: NFA, *, budget: int = DEFAULT_BUDGET,
                     raise BudgetExceeded(f"the comparison needed more than {budget} automaton states")
                 queue.append(nxt)
     return Difference(None, explored=len(parent))
+
+
+def union(nfas: Iterable[NFA]) -> NFA:
+    """One NFA accepting what any of ``nfas`` accepts (their states copied side by side)."""
+    out = NFA()
+    start, final = out.new(), out.new()
+    out.start, out.final = start, final
+    for n in nfas:
+        base = len(out.eps)
+        if base + len(n.eps) > MAX_NFA_STATES:
+            raise Unsupported(f"the union needs more than {MAX_NFA_STATES} automaton states")
+        out.eps.extend([t + base for t in row] for row in n.eps)
+        out.caret.extend([t + base for t in row] for row in n.caret)
+        out.dollar.extend([t + base for t in row] for row in n.dollar)
+        out.edges.extend([(cs, t + base) for cs, t in row] for row in n.edges)
+        out.eps[start].append(n.start + base)
+        out.eps[n.final + base].append(final)
+    return out
 
 
 def _path(parent: dict, node: tuple[int, ...], alphabet: Alphabet) -> str:

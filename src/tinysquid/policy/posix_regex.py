@@ -562,6 +562,20 @@ def contains_never(node: Node) -> bool:
     return False
 
 
+def contains_backref(node: Node) -> bool:
+    """True when the tree has a back-reference (outside any regular language)."""
+    if isinstance(node, Backref):
+        return True
+    if isinstance(node, Group):
+        return contains_backref(node.body)
+    if isinstance(node, Repeat):
+        return contains_backref(node.node)
+    if isinstance(node, (Concat, Alt)):
+        kids = node.items if isinstance(node, Concat) else node.branches
+        return any(contains_backref(k) for k in kids)
+    return False
+
+
 def _atomic(node: Node) -> bool:
     return isinstance(node, (Lit, AnyChar, Bracket, Group, GnuEscape, Backref))
 

@@ -13,6 +13,7 @@ from tinysquid.diagnostics.codes import input as _input
 from tinysquid.diagnostics.codes import internal as _internal
 from tinysquid.diagnostics.codes import inventory as _inventory
 from tinysquid.diagnostics.codes import plan as _plan
+from tinysquid.diagnostics.codes import proof as _proof
 from tinysquid.diagnostics.codes import squid as _squid
 from tinysquid.diagnostics.codes import tinyproxy as _tinyproxy
 from tinysquid.diagnostics.codes import verify as _verify
@@ -27,6 +28,7 @@ _ALL: tuple[CodeInfo, ...] = (
     *_verify.CODES,
     *_inventory.CODES,
     *_plan.CODES,
+    *_proof.CODES,
     *_internal.CODES,
 )
 

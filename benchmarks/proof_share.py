@@ -1,0 +1,71 @@
+"""Measure: the share of filter entries whose squid form is proven equivalent / has a witness /
+is unproven, over the corpus and the differential test cases.
+
+Run by hand:  .venv/bin/python benchmarks/proof_share.py [--list]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tinysquid.convert import ConvertOptions, convert_file  # noqa: E402
+from tinysquid.diagnostics import InputError  # noqa: E402
+from tinysquid.proof.check import prove_destinations  # noqa: E402
+
+
+def configs():
+    from tests.conftest import CORPUS
+    from tests.integration import test_differential as td
+
+    import json
+
+    from tests.conformance._corpus import MANIFEST, lay_out
+
+    tmp = Path(tempfile.mkdtemp())
+    for k, entry in enumerate(e for e in json.loads(MANIFEST.read_text()) if e["kind"] == "config"):
+        conf, root, _ = lay_out(entry, tmp / f"c{k}")
+        yield f"corpus:{entry['file']}", conf, root
+    for name, case in td.CASES.items():
+        d = tmp / name
+        d.mkdir()
+        text = case.conf
+        for fname, content in case.files.items():
+            (d / fname).write_text(content)
+            text = text.replace(f"@FILE:{fname}@", str(d / fname))
+        text = text.replace("@PARENT_PORT@", "3128")
+        (d / "tinyproxy.conf").write_text("Port 8888\n" + text)
+        yield f"differential:{name}", d / "tinyproxy.conf", None
+
+
+def main() -> None:
+    total: Counter[str] = Counter()
+    show = "--list" in sys.argv
+    t0 = time.perf_counter()
+    for label, path, root in configs():
+        try:
+            res = convert_file(path, ConvertOptions(root=root))
+        except (InputError, Exception) as exc:  # noqa: BLE001 - a measurement, not a product path
+            if show:
+                print(f"{label}: not converted ({type(exc).__name__})")
+            continue
+        dest = res.policy.destinations if res.policy else None
+        if dest is None or not dest.patterns:
+            continue
+        for pat, v in zip(dest.patterns, prove_destinations(dest)):
+            total[v.proof] += 1
+            if show and v.proof != "equivalent":
+                print(f"{label}: {pat.source_text!r}: {v.proof} {v.request or ''} {v.reason}")
+    n = sum(total.values())
+    print(f"{n} filter entries in {time.perf_counter() - t0:.1f}s: " + ", ".join(
+        f"{k} {total[k]} ({100 * total[k] / max(n, 1):.1f}%)" for k in ("equivalent", "witness", "unproven")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Equivalence proofs of translated patterns: each filter entry's squid form against tinyproxy's."""

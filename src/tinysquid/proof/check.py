@@ -1,0 +1,387 @@
+"""Prove each destination pattern's squid form equivalent to what tinyproxy matched, or find the
+shortest request that tells them apart.
+
+Two languages per filter entry, over the request's host (or URL in FilterURLs mode):
+
+* tinyproxy: glibc ``regexec`` of the entry as tinyproxy compiled it (BRE, ERE or fnmatch from the
+  source text, REG_ICASE unless FilterCaseSensitive; fnmatch always case-sensitive), an
+  unanchored search, on the host exactly as the client sent it;
+* squid: the union of the ACL values emitted for the entry, on the string squid tests: the host
+  lower-cased (``dstdomain`` exact / ``.suffix``; ``dstdom_regex``), or the normalised URL
+  (``url_regex``), each regex after squid's "unnecessary wildcard" stripping (``^.*`` / leading
+  ``.*``), with ``-i`` as emitted. A regex squid cannot compile is skipped by squid 5.7: it matches
+  nothing.
+
+The subjects compared (the domain; stated in docs/proof.md): host names made of letters, digits,
+``-``, ``_`` and dots (no empty label, no trailing dot: squid strips it, so ``h.`` is decided as
+``h``), minus the numeric spellings squid rewrites to a dotted quad (``2130706433``, ``0x7f.1``),
+plus canonical dotted quads. In URL mode: ``http://host/path`` with a lower-case host and no
+``%``-escape or explicit port (squid's normalised URL is then the same string), and ``host:port``
+for CONNECT. IPv6 literals are outside the domain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from types import MappingProxyType
+
+from tinysquid.diagnostics import Report
+from tinysquid.diagnostics.model import Diagnostic, Span, Status, make
+from tinysquid.policy import automata as fa
+from tinysquid.policy import ir
+from tinysquid.policy import posix_regex as rx
+from tinysquid.proof.squid_acls import AclValue, dest_acl_values
+
+SOURCE = "proof"
+
+EQUIVALENT, WITNESS, UNPROVEN = "equivalent", "witness", "unproven"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One entry's proof. ``subject``: the witness string as the matcher saw it; ``request``: the
+    request line carrying it; ``tinyproxy_matches``: which side's pattern matched the witness."""
+
+    proof: str
+    reason: str = ""
+    subject: str | None = None
+    request: str | None = None
+    tinyproxy_matches: bool = False
+
+    def record(self, dest: ir.DestPolicy) -> dict[str, object]:
+        out: dict[str, object] = {"proof": self.proof}
+        if self.proof == WITNESS:
+            out.update(witness=self.request, refused_by=self.refused_by(dest), direction=self.direction(dest))
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+    def refused_by(self, dest: ir.DestPolicy) -> str:
+        allowlist = dest.default is ir.Action.DENY
+        # allowlist: a match admits; blocklist: a match refuses
+        tinyproxy_admits = self.tinyproxy_matches == allowlist
+        return "squid" if tinyproxy_admits else "tinyproxy"
+
+    def direction(self, dest: ir.DestPolicy) -> str:
+        return "narrowing" if self.refused_by(dest) == "squid" else "widening"
+
+
+# --------------------------------------------------------------------------- the subjects (domain)
+
+
+def _nfa(ere: str) -> fa.NFA:
+    return fa.from_tree(rx.parse_ere(ere), icase=False, search=False)
+
+
+_L = "[A-Za-z0-9_-]+"
+_LL = "[a-z0-9_-]+"
+_N = "([0-9]+|0[xX][0-9a-fA-F]*)"
+_O = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_PATH = "[A-Za-z0-9._~!$&'()*+,;=:@/?-]*"
+_PORT = "[1-9][0-9]{0,4}"
+
+
+@lru_cache(maxsize=2)
+def _domains(subject: ir.MatchSubject) -> tuple[tuple[tuple[fa.NFA, bool], ...], ...]:
+    """Alternative domains, each a conjunction of (nfa, must-accept) constraints."""
+    if subject is ir.MatchSubject.HOST:
+        return (((_nfa(f"^{_L}(\\.{_L})*$"), True), (_nfa(f"^{_N}(\\.{_N}){{0,3}}$"), False)),
+                ((_nfa(f"^{_O}(\\.{_O}){{3}}$"), True),))
+    host = f"{_LL}(\\.{_LL})*"
+    quad = f"{_O}(\\.{_O}){{3}}"
+    return (((_nfa(f"^http://{host}/{_PATH}$|^{host}:{_PORT}$"), True),
+             (_nfa(f"^(http://)?{_N}(\\.{_N}){{0,3}}[:/].*$"), False)),
+            ((_nfa(f"^http://{quad}/{_PATH}$|^{quad}:{_PORT}$"), True),))
+
+
+def request_line(subject: str, mode: ir.MatchSubject) -> str:
+    """The request that carries ``subject`` to the matcher."""
+    if mode is ir.MatchSubject.HOST:
+        return f"GET http://{subject}/"
+    if subject.startswith("http://"):
+        return f"GET {subject}"
+    return f"CONNECT {subject}"
+
+
+# --------------------------------------------------------------------------- the two sides
+
+
+def tinyproxy_tree(source: str, syntax: ir.PatternSyntax) -> rx.Node:
+    """The tree of ``source`` as tinyproxy compiles it."""
+    if syntax is ir.PatternSyntax.FNMATCH:
+        return rx.parse_fnmatch(source)
+    return rx.parse_ere(source) if syntax is ir.PatternSyntax.ERE else rx.parse_bre(source)
+
+
+def squid_unnecessary_wildcards(regex: str) -> str:
+    """squid's ``removeUnnecessaryWildcards`` (acl/RegexData.cc): drop a leading ``^.*`` and then
+    every leading ``.*``; only wildcards left → ``.*``."""
+    if regex == ".*":
+        return regex
+    t = regex[3:] if regex.startswith("^.*") else regex
+    while t.startswith(".*"):
+        t = t[2:]
+    return t or ".*"
+
+
+def _tinyproxy_nfa(source: str, syntax: ir.PatternSyntax, cs: bool) -> fa.NFA:
+    return fa.from_tree(tinyproxy_tree(source, syntax), icase=not cs, search=True)
+
+
+def _squid_nfa(values: tuple[AclValue, ...], subject: ir.MatchSubject) -> tuple[fa.NFA, list[str]]:
+    parts: list[fa.NFA] = []
+    notes: list[str] = []
+    for v in values:
+        if v.acl_type == "dstdomain":
+            name = v.value
+            nfa = fa.from_strings(suffixes=[name[1:]]) if name.startswith(".") else fa.from_strings(exact=[name])
+            parts.append(fa.lower_input(nfa))
+            continue
+        text = squid_unnecessary_wildcards(v.value)
+        try:
+            tree = rx.parse_ere(text)
+        except rx.RegexError as exc:
+            notes.append(f"squid cannot compile {text!r} ({exc}) and skips it")
+            continue
+        nfa = fa.from_tree(tree, icase="-i" in v.flags, search=True)
+        parts.append(fa.lower_input(nfa) if v.acl_type == "dstdom_regex" else nfa)
+    return fa.union(parts), notes
+
+
+# --------------------------------------------------------------------------- fast paths (lemmas)
+
+_NAME = r"((?:[A-Za-z0-9_-]+\\\.)*[A-Za-z0-9_-]+)"
+_EXACT = re.compile(r"\^" + _NAME + r"\$")
+_BOTH_ERE = re.compile(r"\(\^\|\\\.\)" + _NAME + r"\$")
+_SUBS = re.compile(r"\\\." + _NAME + r"\$")
+
+
+def _domain_lemma(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValue, ...]) -> bool:
+    """A literal domain: ``^name$`` ≡ dstdomain ``name``, ``(^|\\.)name$`` (ERE) ≡ ``.name``,
+    ``\\.name$`` ≡ dstdom_regex -i ``\\.name$``, all case-insensitive on both sides. (Each is checked
+    against the automaton path in the unit tests.)"""
+    if cs or syntax is ir.PatternSyntax.FNMATCH or len(values) != 1:
+        return False
+    v = values[0]
+    m = _EXACT.fullmatch(source)
+    if m:
+        return v == AclValue("dstdomain", m.group(1).replace("\\.", ".").lower(), ("-n",))
+    m = _BOTH_ERE.fullmatch(source) if syntax is ir.PatternSyntax.ERE else None
+    if m:
+        return v == AclValue("dstdomain", "." + m.group(1).replace("\\.", ".").lower(), ("-n",))
+    m = _SUBS.fullmatch(source)
+    if m:
+        return v.acl_type == "dstdom_regex" and "-i" in v.flags and v.value.lower() == source.lower()
+    return False
+
+
+def _same_tree_lemma(tree: rx.Node, cs: bool, values: tuple[AclValue, ...], subject: ir.MatchSubject) -> bool:
+    """One regex value whose tree (after squid's wildcard stripping) renders like tinyproxy's, with
+    the same case flag: the same language, on subjects that differ at most by case under REG_ICASE
+    (host mode) or not at all (URL mode's domain)."""
+    if len(values) != 1 or values[0].acl_type == "dstdomain":
+        return False
+    v = values[0]
+    icase = "-i" in v.flags
+    if icase == cs or (cs and subject is ir.MatchSubject.HOST):
+        return False
+    try:
+        theirs = rx.parse_ere(squid_unnecessary_wildcards(v.value))
+    except rx.RegexError:
+        return False
+    if icase:
+        tree, theirs = rx.with_icase_quirk(tree), rx.with_icase_quirk(theirs)
+    if rx.contains_backref(tree):
+        return False
+    return tree == theirs or rx.render_ere(tree) == rx.render_ere(theirs)
+
+
+# --------------------------------------------------------------------------- per entry
+
+
+@lru_cache(maxsize=65536)
+def prove(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValue, ...],
+          subject: ir.MatchSubject) -> Verdict:
+    """The verdict for one entry taken alone (cached: a filter repeats shapes, convert reruns)."""
+    if subject is ir.MatchSubject.HOST and _domain_lemma(source, syntax, cs, values):
+        return Verdict(EQUIVALENT, "literal domain")
+    try:
+        tree = tinyproxy_tree(source, syntax)
+    except rx.RegexError as exc:  # the front end refused it already; never reached
+        return Verdict(UNPROVEN, f"tinyproxy's pattern does not parse: {exc}")
+    try:
+        if _same_tree_lemma(tree, cs, values, subject):
+            return Verdict(EQUIVALENT, "same expression, same flags")
+        left = _tinyproxy_nfa(source, syntax, cs)
+        right, notes = _squid_nfa(values, subject)
+        best: fa.Difference | None = None
+        for domain in _domains(subject):
+            diff = fa.compare(left, right, domain)
+            if diff.witness is not None and (best is None or len(diff.witness) < len(best.witness or "")):
+                best = diff
+    except (fa.Unsupported, RecursionError) as exc:
+        return Verdict(UNPROVEN, str(exc) if not isinstance(exc, RecursionError) else "nests too deeply")
+    if best is None or best.witness is None:
+        return Verdict(EQUIVALENT, "automata")
+    note = "; ".join(notes)
+    return Verdict(WITNESS, note, best.witness, request_line(best.witness, subject), best.in_left)
+
+
+# --------------------------------------------------------------------------- the whole filter
+
+
+class _Filter:
+    """Decides a subject through every entry, on either side, for the policy-level check."""
+
+    def __init__(self, dest: ir.DestPolicy, values: list[tuple[AclValue, ...]]) -> None:
+        self.dest = dest
+        self.values = values
+        self._dfas: dict[int, tuple[fa.LazyDFA, fa.LazyDFA]] = {}
+
+    def _pair(self, i: int) -> tuple[fa.LazyDFA, fa.LazyDFA]:
+        got = self._dfas.get(i)
+        if got is None:
+            pat = self.dest.patterns[i]
+            left = _tinyproxy_nfa(pat.source_text, pat.syntax, pat.case_sensitive)
+            right, _ = _squid_nfa(self.values[i], self.dest.subject)
+            got = self._dfas[i] = (fa.LazyDFA(left, fa.Alphabet([left])), fa.LazyDFA(right, fa.Alphabet([right])))
+        return got
+
+    def sides(self, text: str, skip: int | None = None) -> tuple[bool, bool]:
+        """(tinyproxy's filter matches, squid's ACLs match) for ``text``."""
+        tp = sq = False
+        for i in range(len(self.dest.patterns)):
+            if i == skip or (tp and sq):
+                continue
+            try:
+                left, right = self._pair(i)
+            except (fa.Unsupported, RecursionError):
+                continue
+            tp = tp or left.accepts(text)
+            sq = sq or right.accepts(text)
+        return tp, sq
+
+
+MAX_POLICY_CHECK = 5000  # entries; above it a witness is reported per entry, unchecked against the rest
+
+
+def prove_destinations(dest: ir.DestPolicy) -> list[Verdict]:
+    """One verdict per pattern of ``dest``; a witness is checked against the whole filter (another
+    entry may decide the same request alike on both sides) and replaced when it is masked."""
+    values = [dest_acl_values(p, dest) for p in dest.patterns]
+    verdicts = [prove(p.source_text, p.syntax, p.case_sensitive, v, dest.subject)
+                for p, v in zip(dest.patterns, values)]
+    if not any(v.proof == WITNESS for v in verdicts) or len(dest.patterns) > MAX_POLICY_CHECK:
+        return verdicts
+    whole = _Filter(dest, values)
+    for i, v in enumerate(verdicts):
+        if v.proof != WITNESS or v.subject is None:
+            continue
+        if whole.sides(v.subject, skip=i) == (False, False):
+            continue  # no other entry decides it: the witness stands for the whole filter
+        verdicts[i] = _unmasked(dest, values, i, v)
+    return verdicts
+
+
+def _unmasked(dest: ir.DestPolicy, values: list[tuple[AclValue, ...]], i: int, v: Verdict) -> Verdict:
+    """Search a witness no other entry matches (on either side); unproven if there is none."""
+    pat = dest.patterns[i]
+    try:
+        others = []
+        for j, p in enumerate(dest.patterns):
+            if j == i:
+                continue
+            others.append(_tinyproxy_nfa(p.source_text, p.syntax, p.case_sensitive))
+            others.append(_squid_nfa(values[j], dest.subject)[0])
+        rest = fa.union(others)
+        left = _tinyproxy_nfa(pat.source_text, pat.syntax, pat.case_sensitive)
+        right, _ = _squid_nfa(values[i], dest.subject)
+        for domain in _domains(dest.subject):
+            diff = fa.compare(left, right, (*domain, (rest, False)))
+            if diff.witness is not None:
+                return replace(v, subject=diff.witness, request=request_line(diff.witness, dest.subject),
+                               tinyproxy_matches=diff.in_left)
+    except (fa.Unsupported, RecursionError) as exc:
+        return Verdict(UNPROVEN, f"the entry differs from its squid form ({v.request}), but other entries also "
+                                 f"match that request; the search for another one stopped: {exc}")
+    return Verdict(UNPROVEN, f"the entry differs from its squid form only on requests other entries also match "
+                             f"(e.g. {v.request}); their decision is not proven here")
+
+
+# --------------------------------------------------------------------------- into the report
+
+_EQUIV_DATA = MappingProxyType({"proof": EQUIVALENT})
+
+
+def check_policy(policy: ir.Policy, report: Report) -> None:
+    """Prove every destination pattern; record each verdict in the report (TS800–TS829)."""
+    dest = policy.destinations
+    if dest is None or not dest.patterns:
+        return
+    verdicts = prove_destinations(dest)
+    line_index: dict[tuple[str, int], int] = {}
+    for k, d in enumerate(report.diagnostics):
+        if d.span is not None and d.status is not None:
+            line_index.setdefault((d.span.path, d.span.line), k)
+    for pat, v in zip(dest.patterns, verdicts):
+        if v.proof == EQUIVALENT:
+            _annotate(report, line_index, pat.origin)
+            continue
+        report.add(_finding(pat, v, dest))
+
+
+def _annotate(report: Report, index: dict[tuple[str, int], int], span: Span | None) -> None:
+    if span is None:
+        return
+    k = index.get((span.path, span.line))
+    if k is None:
+        return
+    d = report.diagnostics[k]
+    if d.data.get("proof"):
+        return
+    data = _EQUIV_DATA if not d.data else MappingProxyType({**d.data, "proof": EQUIVALENT})
+    report.diagnostics[k] = replace(d, data=data)
+
+
+def _finding(pat: ir.DestPattern, v: Verdict, dest: ir.DestPolicy) -> Diagnostic:
+    record = v.record(dest)
+    if v.proof == UNPROVEN:
+        return make("TS803", f"filter pattern {pat.source_text!r}: its squid form is not proven equivalent: "
+                    f"{v.reason}", source=SOURCE, span=pat.origin, data=record)
+    direction, refused = v.direction(dest), v.refused_by(dest)
+    accepted = "tinyproxy" if refused == "squid" else "squid"
+    msg = (f"filter pattern {pat.source_text!r}: {direction}: {accepted} admits `{v.request}`, "
+           f"{refused} refuses it")
+    if direction == "narrowing":
+        return make("TS802", msg, source=SOURCE, span=pat.origin, data=record)
+    if dest.subject is ir.MatchSubject.HOST and v.subject and _spelling_only(dest, v.subject):
+        record["spelling_only"] = True
+        return make("TS804", msg + f" (tinyproxy admits the same host spelled `{v.subject.lower()}`)",
+                    source=SOURCE, span=pat.origin, data=record)
+    return make("TS801", msg, source=SOURCE, span=pat.origin, data=record)
+
+
+def _spelling_only(dest: ir.DestPolicy, subject: str) -> bool:
+    """A widening whose lower-case spelling tinyproxy admits: squid decides every spelling of the
+    host as tinyproxy decides that one."""
+    canon = subject.lower()
+    if canon == subject:
+        return False
+    values = [dest_acl_values(p, dest) for p in dest.patterns]
+    if len(values) > MAX_POLICY_CHECK:
+        return False
+    tp, _ = _Filter(dest, values).sides(canon)
+    return tp == (dest.default is ir.Action.DENY)
+
+
+def tally(verdicts: list[Verdict]) -> dict[str, int]:
+    """Counts per proof kind (for measurements and the summary)."""
+    out = {EQUIVALENT: 0, WITNESS: 0, UNPROVEN: 0}
+    for v in verdicts:
+        out[v.proof] += 1
+    return out
+
+
+__all__ = ["Verdict", "check_policy", "prove", "prove_destinations", "request_line", "tally", "Status"]
