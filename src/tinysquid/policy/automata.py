@@ -273,84 +273,151 @@ def lower_input(nfa: NFA) -> NFA:
     return out
 
 
-# --------------------------------------------------------------------------- lazy DFA
+# --------------------------------------------------------------------------- DFA
 
 
-class Alphabet:
-    """A partition of SIGMA into classes no label of the given NFAs tells apart."""
-
-    PREFERRED = "abcdefghijklmnopqrstuvwxyz0123456789-.ABCDEFGHIJKLMNOPQRSTUVWXYZ_/:"
-
-    def __init__(self, nfas: Iterable[NFA]) -> None:
-        labels = sorted({cs for n in nfas for cs in n.labels()}, key=lambda s: sorted(s))
-        sig: dict[str, tuple[bool, ...]] = {c: tuple(c in cs for cs in labels) for c in SIGMA}
-        groups: dict[tuple[bool, ...], list[str]] = {}
-        for c in SIGMA:
-            groups.setdefault(sig[c], []).append(c)
-        self.classes: list[frozenset[str]] = [frozenset(g) for g in groups.values()]
-        rank = {c: i for i, c in enumerate(self.PREFERRED)}
-        self.reps: list[str] = [min(g, key=lambda c: (rank.get(c, 999), c)) for g in self.classes]
+def _partition(label_sets: Iterable[frozenset[str]]) -> list[frozenset[str]]:
+    """SIGMA split into classes no label tells apart."""
+    labels = list(set(label_sets))
+    groups: dict[tuple[bool, ...], list[str]] = {}
+    for c in SIGMA:
+        groups.setdefault(tuple(c in cs for cs in labels), []).append(c)
+    return [frozenset(g) for g in groups.values()]
 
 
-class LazyDFA:
-    """Subset construction of one NFA, built only as far as it is explored."""
+_PREFERRED = "abcdefghijklmnopqrstuvwxyz0123456789-.ABCDEFGHIJKLMNOPQRSTUVWXYZ_/:"
+_RANK = {c: i for i, c in enumerate(_PREFERRED)}
 
-    def __init__(self, nfa: NFA, alphabet: Alphabet) -> None:
-        self.nfa = nfa
-        self.alphabet = alphabet
-        self.ids: dict[tuple[bool, frozenset[int]], int] = {}
-        self.sets: list[frozenset[int]] = []
-        self.accepting: list[bool] = []
-        self.trans: list[list[int] | None] = []
-        self.initial = self._intern(True, self._closure({nfa.start}, caret=True))
 
-    def _closure(self, states: Iterable[int], *, caret: bool, dollar: bool = False) -> frozenset[int]:
-        nfa = self.nfa
-        seen = set(states)
-        stack = list(seen)
-        while stack:
-            s = stack.pop()
-            nxt = nfa.eps[s] + (nfa.caret[s] if caret else []) + (nfa.dollar[s] if dollar else [])
-            for t in nxt:
+def _rep(chars: Iterable[str]) -> str:
+    """The character shown for a class in a witness: a letter or digit when there is one."""
+    return min(chars, key=lambda c: (_RANK.get(c, 999), c))
+
+
+@dataclass
+class DFA:
+    """A complete DFA over SIGMA: ``cls_of`` maps each character to one of its own classes."""
+
+    cls_of: dict[str, int]
+    trans: list[list[int]]
+    accept: list[bool]
+    start: int = 0
+
+    def accepts(self, text: str) -> bool:
+        state = self.start
+        for ch in text:
+            cls = self.cls_of.get(ch)
+            if cls is None:
+                return False
+            state = self.trans[state][cls]
+        return self.accept[state]
+
+
+def _closure(nfa: NFA, states: Iterable[int], *, caret: bool, dollar: bool = False) -> frozenset[int]:
+    seen = set(states)
+    stack = list(seen)
+    eps, car, dol = nfa.eps, nfa.caret, nfa.dollar
+    while stack:
+        s = stack.pop()
+        for t in eps[s]:
+            if t not in seen:
+                seen.add(t)
+                stack.append(t)
+        if caret:
+            for t in car[s]:
                 if t not in seen:
                     seen.add(t)
                     stack.append(t)
-        return frozenset(seen)
+        if dollar:
+            for t in dol[s]:
+                if t not in seen:
+                    seen.add(t)
+                    stack.append(t)
+    return frozenset(seen)
 
-    def _intern(self, initial: bool, states: frozenset[int]) -> int:
+
+def determinize(nfa: NFA, *, budget: int = DEFAULT_BUDGET) -> DFA:
+    """Subset construction over the NFA's own character classes, then minimised."""
+    classes = _partition(nfa.labels())
+    reps = [next(iter(c)) for c in classes]
+    cls_of = {c: i for i, cls in enumerate(classes) for c in cls}
+    ids: dict[tuple[bool, frozenset[int]], int] = {}
+    sets: list[tuple[bool, frozenset[int]]] = []
+    trans: list[list[int]] = []
+    accept: list[bool] = []
+
+    def intern(initial: bool, states: frozenset[int]) -> int:
         key = (initial, states)
-        got = self.ids.get(key)
-        if got is not None:
-            return got
-        i = self.ids[key] = len(self.sets)
-        self.sets.append(states)
-        self.accepting.append(self.nfa.final in self._closure(states, caret=initial, dollar=True))
-        self.trans.append(None)
-        return i
+        got = ids.get(key)
+        if got is None:
+            if len(sets) >= budget:
+                raise BudgetExceeded(f"the pattern needs more than {budget} automaton states")
+            got = ids[key] = len(sets)
+            sets.append(key)
+            accept.append(nfa.final in _closure(nfa, states, caret=initial, dollar=True))
+        return got
 
-    def step(self, state: int, cls: int) -> int:
-        row = self.trans[state]
-        if row is None:
-            row = self.trans[state] = self._row(state)
-        return row[cls]
+    intern(True, _closure(nfa, [nfa.start], caret=True))
+    # per NFA state and class: the eps-closed targets (computed once, unioned per subset)
+    moves: list[list[frozenset[int]] | None] = [None] * len(nfa.eps)
+    eclose: dict[int, frozenset[int]] = {}
 
-    def _row(self, state: int) -> list[int]:
-        nfa = self.nfa
-        out = []
-        for rep in self.alphabet.reps:
-            targets = [t for s in self.sets[state] for cs, t in nfa.edges[s] if rep in cs]
-            out.append(self._intern(False, self._closure(targets, caret=False)))
-        return out
+    def move_of(s: int) -> list[frozenset[int]]:
+        got = moves[s]
+        if got is None:
+            got = []
+            for rep in reps:
+                acc: set[int] = set()
+                for cs, t in nfa.edges[s]:
+                    if rep in cs:
+                        c = eclose.get(t)
+                        if c is None:
+                            c = eclose[t] = _closure(nfa, [t], caret=False)
+                        acc |= c
+                got.append(frozenset(acc))
+            moves[s] = got
+        return got
 
-    def accepts(self, text: str) -> bool:
-        index = {c: i for i, cls in enumerate(self.alphabet.classes) for c in cls}
-        state = self.initial
-        for ch in text:
-            cls = index.get(ch)
-            if cls is None:
-                return False
-            state = self.step(state, cls)
-        return self.accepting[state]
+    i = 0
+    empty: frozenset[int] = frozenset()
+    while i < len(sets):
+        _, states = sets[i]
+        rows = [move_of(s) for s in states if nfa.edges[s]]
+        row = []
+        for k in range(len(reps)):
+            parts = [r[k] for r in rows if r[k]]
+            target = empty if not parts else parts[0] if len(parts) == 1 else frozenset().union(*parts)
+            row.append(intern(False, target))
+        trans.append(row)
+        i += 1
+    return minimize(DFA(cls_of, trans, accept))
+
+
+def minimize(dfa: DFA) -> DFA:
+    """Moore's partition refinement: the smallest DFA with the same language."""
+    n = len(dfa.trans)
+    block = [1 if a else 0 for a in dfa.accept]
+    count = len(set(block))
+    while True:
+        sig = {}
+        new = []
+        for s in range(n):
+            key = (block[s], *(block[t] for t in dfa.trans[s]))
+            new.append(sig.setdefault(key, len(sig)))
+        if len(sig) == count:
+            break
+        block, count = new, len(sig)
+    block = new
+    trans: list[list[int]] = [[] for _ in range(count)]
+    accept = [False] * count
+    done = [False] * count
+    for s in range(n):
+        b = block[s]
+        if not done[b]:
+            done[b] = True
+            trans[b] = [block[t] for t in dfa.trans[s]]
+            accept[b] = dfa.accept[s]
+    return DFA(dfa.cls_of, trans, accept, block[dfa.start])
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,30 +434,42 @@ class BudgetExceeded(Unsupported):
     """The product grew past its state budget before a verdict."""
 
 
-def compare(left: NFA, right: NFA, require: Iterable[tuple[NFA, bool]] = (), *,
+def _joint(dfas: list[DFA]) -> tuple[list[tuple[int, ...]], list[str]]:
+    """The joint classes of several DFAs: per class, each DFA's own class, and a representative."""
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for c in SIGMA:
+        groups.setdefault(tuple(d.cls_of[c] for d in dfas), []).append(c)
+    return list(groups), [_rep(g) for g in groups.values()]
+
+
+def compare(left: NFA | DFA, right: NFA | DFA, require: Iterable[tuple[NFA | DFA, bool]] = (), *,
             budget: int = DEFAULT_BUDGET) -> Difference:
     """A shortest string in exactly one of ``left``/``right`` that also satisfies every
-    ``require`` pair (accepted by that NFA == the bool: the domain of subjects, and e.g. that no
-    other filter entry decides it), or none: the languages are equal there.
+    ``require`` pair (accepted by that automaton == the bool: the domain of subjects, and e.g. that
+    no other filter entry decides it), or none: the languages are equal there.
 
     Raises BudgetExceeded past ``budget`` product states."""
     extra = list(require)
-    alphabet = Alphabet([left, right, *(n for n, _ in extra)])
-    dfas = [LazyDFA(n, alphabet) for n in (left, right, *(n for n, _ in extra))]
+    dfas = [a if isinstance(a, DFA) else determinize(a, budget=budget)
+            for a in (left, right, *(n for n, _ in extra))]
     wants = [v for _, v in extra]
-    start = tuple(d.initial for d in dfas)
+    classes, reps = _joint(dfas)
+    start = tuple(d.start for d in dfas)
     parent: dict[tuple[int, ...], tuple[tuple[int, ...], int] | None] = {start: None}
     queue = deque([start])
-    ncls = len(alphabet.classes)
+    tables = [d.trans for d in dfas]
+    accepts = [d.accept for d in dfas]
+    k = len(dfas)
     while queue:
         node = queue.popleft()
-        acc = [d.accepting[s] for d, s in zip(dfas, node)]
-        if acc[0] != acc[1] and all(a == w for a, w in zip(acc[2:], wants)):
-            return Difference(_path(parent, node, alphabet), in_left=acc[0], explored=len(parent))
-        for cls in range(ncls):
-            nxt = tuple(d.step(s, cls) for d, s in zip(dfas, node))
+        a0, a1 = accepts[0][node[0]], accepts[1][node[1]]
+        if a0 != a1 and all(accepts[j][node[j]] == wants[j - 2] for j in range(2, k)):
+            return Difference(_path(parent, node, reps), in_left=a0, explored=len(parent))
+        rows = [tables[j][node[j]] for j in range(k)]
+        for ci, own in enumerate(classes):
+            nxt = tuple(rows[j][own[j]] for j in range(k))
             if nxt not in parent:
-                parent[nxt] = (node, cls)
+                parent[nxt] = (node, ci)
                 if len(parent) > budget:
                     raise BudgetExceeded(f"the comparison needed more than {budget} automaton states")
                 queue.append(nxt)
@@ -415,38 +494,37 @@ def union(nfas: Iterable[NFA]) -> NFA:
     return out
 
 
-def _path(parent: dict, node: tuple[int, ...], alphabet: Alphabet) -> str:
+def _path(parent: dict, node: tuple[int, ...], reps: list[str]) -> str:
     out = []
     while parent[node] is not None:
         node, cls = parent[node]
-        out.append(alphabet.reps[cls])
+        out.append(reps[cls])
     return "".join(reversed(out))
 
 
 def matches(nfa: NFA, text: str) -> bool:
     """Whether the NFA accepts ``text`` (whole string; build it with ``search=True`` for a search)."""
-    return LazyDFA(nfa, Alphabet([nfa])).accepts(text)
+    return determinize(nfa).accepts(text)
 
 
-def samples(nfa: NFA, domain: NFA | None = None, *, limit: int = 4, budget: int = 5_000) -> list[str]:
-    """Up to ``limit`` short strings the NFA accepts (inside ``domain`` if given), shortest first,
-    each reached through a different last state of the exploration."""
-    parts = [nfa] + ([domain] if domain is not None else [])
-    alphabet = Alphabet(parts)
-    dfas = [LazyDFA(n, alphabet) for n in parts]
-    start = tuple(d.initial for d in dfas)
+def samples(nfa: NFA | DFA, require: Iterable[tuple[NFA | DFA, bool]] = (), *, limit: int = 4,
+            budget: int = 5_000) -> list[str]:
+    """Up to ``limit`` short strings the automaton accepts that satisfy ``require``, shortest first."""
+    extra = list(require)
+    dfas = [a if isinstance(a, DFA) else determinize(a) for a in (nfa, *(n for n, _ in extra))]
+    wants = [True] + [v for _, v in extra]
+    classes, reps = _joint(dfas)
+    start = tuple(d.start for d in dfas)
     parent: dict[tuple[int, ...], tuple[tuple[int, ...], int] | None] = {start: None}
     queue = deque([start])
     found: list[str] = []
     while queue and len(found) < limit and len(parent) <= budget:
         node = queue.popleft()
-        if all(d.accepting[s] for d, s in zip(dfas, node)):
-            text = _path(parent, node, alphabet)
-            if text not in found:
-                found.append(text)
-        for cls in range(len(alphabet.classes)):
-            nxt = tuple(d.step(s, cls) for d, s in zip(dfas, node))
+        if all(d.accept[s] == w for d, s, w in zip(dfas, node, wants)):
+            found.append(_path(parent, node, reps))
+        for ci, own in enumerate(classes):
+            nxt = tuple(d.trans[s][o] for d, s, o in zip(dfas, node, own))
             if nxt not in parent:
-                parent[nxt] = (node, cls)
+                parent[nxt] = (node, ci)
                 queue.append(nxt)
     return found

@@ -40,23 +40,27 @@ def _has_uppercase_literal(regex: str) -> bool:
     return any("A" <= c <= "Z" for c in _CLASS_NAMES.sub("", regex))
 
 
+_HOST, _URL, _DENY = ir.MatchSubject.HOST, ir.MatchSubject.URL, ir.Action.DENY
+_N, _NI = ("-n",), ("-n", "-i")
+
+
 def dest_acl_values(pattern: ir.DestPattern, dest: ir.DestPolicy) -> tuple[AclValue, ...]:
     """The exact squid ACL values emitted for ``pattern`` (mirror of ``_dest_rules``)."""
-    if pattern.domain is not None and dest.subject is ir.MatchSubject.HOST:
+    if pattern.domain is not None and dest.subject is _HOST:
         d = pattern.domain
         name = d.name.lower()
         if d.include_apex and d.include_subdomains:
-            return (AclValue("dstdomain", "." + name.strip("."), ("-n",)),)
+            return (AclValue("dstdomain", "." + name.strip("."), _N),)
         if d.include_apex:
-            return (AclValue("dstdomain", name, ("-n",)),)
+            return (AclValue("dstdomain", name, _N),)
         if d.include_subdomains:
             return (AclValue("dstdom_regex", _squid_token(r"\." + _ere_escape(name.strip(".")) + "$"),
-                             ("-n", "-i")),)
+                             _NI),)
         return ()
     token = _squid_token(pattern.regex)
-    if dest.subject is ir.MatchSubject.URL:
+    if dest.subject is _URL:
         return (AclValue("url_regex", token, () if pattern.case_sensitive else ("-i",)),)
     if pattern.case_sensitive and _has_uppercase_literal(pattern.regex):
-        allowlist = dest.default is ir.Action.DENY
-        return (AclValue("dstdom_regex", token, ("-n",) if allowlist else ("-n", "-i")),)
-    return (AclValue("dstdom_regex", token, ("-n",) if pattern.case_sensitive else ("-n", "-i")),)
+        allowlist = dest.default is _DENY
+        return (AclValue("dstdom_regex", token, _N if allowlist else _NI),)
+    return (AclValue("dstdom_regex", token, _N if pattern.case_sensitive else _NI),)
