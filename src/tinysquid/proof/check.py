@@ -100,6 +100,11 @@ def _domains(subject: ir.MatchSubject) -> tuple[tuple[tuple[fa.DFA, bool], ...],
             ((_nfa(f"^http://{quad}/{_PATH}$|^{quad}:{_PORT}$"), True),))
 
 
+def sample_domains() -> tuple[tuple[tuple[fa.DFA, bool], ...], ...]:
+    """The host domains, then the URL domains: where probe candidates are looked for."""
+    return (*_domains(_HOST), *_domains(_URL))
+
+
 def request_line(subject: str, mode: ir.MatchSubject) -> str:
     """The request that carries ``subject`` to the matcher."""
     if mode is _HOST:
@@ -172,10 +177,12 @@ def _domain_lemma(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple
     first = source[:1]
     if first == "^":
         m = _EXACT.fullmatch(source)
-        return m is not None and v == AclValue("dstdomain", m.group(1).replace("\\.", ".").lower(), _DASH_N)
+        return (m is not None and v.acl_type == "dstdomain" and v.flags == _DASH_N
+                and v.value == m.group(1).replace("\\.", ".").lower())
     if first == "(":
         m = _BOTH_ERE.fullmatch(source) if syntax is _ERE else None
-        return m is not None and v == AclValue("dstdomain", "." + m.group(1).replace("\\.", ".").lower(), ("-n",))
+        return (m is not None and v.acl_type == "dstdomain" and v.flags == _DASH_N
+                and v.value == "." + m.group(1).replace("\\.", ".").lower())
     if first == "\\":
         return (_SUBS.fullmatch(source) is not None and v.acl_type == "dstdom_regex" and "-i" in v.flags
                 and v.value.lower() == source.lower())

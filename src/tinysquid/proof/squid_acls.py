@@ -8,13 +8,12 @@ integrator replaces the import and deletes this file. Keep it a faithful mirror 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tinysquid.policy import ir
 
 
-@dataclass(frozen=True, slots=True)
-class AclValue:
+class AclValue(NamedTuple):
     """One value of one squid ACL line: ``acl NAME <acl_type> <flags...> <value>``."""
 
     acl_type: str  # dstdomain | dstdom_regex | url_regex

@@ -11,12 +11,14 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from tinysquid.diagnostics import InputError, Report
 from tinysquid.diagnostics.model import Span, make
+from tinysquid.policy import automata as fa
 from tinysquid.policy import ir
+from tinysquid.policy import posix_regex as rx
+from tinysquid.proof import check as proof_check
 from tinysquid.verify.model import AuthMode, Method, Probe
 
 # Unlisted ports every rule-derived run tries (issue #3): ssh, smtp, http, https, nntps, alt-https.
@@ -134,83 +136,70 @@ def parse_log(path: Path, report: Report | None = None) -> Iterator[Probe]:
 
 
 # --------------------------------------------------------------------------- rule-derived
-
-_POSIX_CLASSES = {
-    "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
-    "space": r" \t\n\r\f\v", "xdigit": "0-9A-Fa-f", "punct": r"!-/:-@\[-`{-~", "blank": r" \t",
-}
+# Probe hosts come from the same POSIX trees convert lowered (policy/posix_regex.py), through the
+# automata of policy/automata.py: one regex engine, so a probe never rests on a second reading.
 
 
-def ere_to_python(regex: str) -> str:
-    """POSIX ERE → Python ``re`` for generating and checking probe hosts (classes, word edges)."""
-    out = re.sub(r"\[:(\w+):\]", lambda m: _POSIX_CLASSES.get(m.group(1), m.group(0)), regex)
-    return out.replace(r"\<", r"\b").replace(r"\>", r"\b")
+def _relaxed(node: rx.Node) -> rx.Node:
+    """``node`` with the word assertions (``\\b \\B \\< \\>``) and back-references dropped: a
+    superset, only to find candidate strings (each is then checked or labelled as a candidate)."""
+    if isinstance(node, rx.GnuEscape) and node.ch in "bB<>":
+        return rx.Concat(())
+    if isinstance(node, rx.Backref):
+        return rx.Concat(())
+    if isinstance(node, rx.Group):
+        return rx.Group(_relaxed(node.body))
+    if isinstance(node, rx.Repeat):
+        return rx.Repeat(_relaxed(node.node), node.lo, node.hi)
+    if isinstance(node, rx.Concat):
+        return rx.Concat(tuple(_relaxed(n) for n in node.items))
+    if isinstance(node, rx.Alt):
+        return rx.Alt(tuple(_relaxed(b) for b in node.branches))
+    return node
+
+
+def _automaton(node: rx.Node, case_sensitive: bool) -> fa.NFA | None:
+    try:
+        return fa.from_tree(node, icase=not case_sensitive, search=True)
+    except fa.Unsupported:
+        try:
+            return fa.from_tree(_relaxed(node), icase=not case_sensitive, search=True)
+        except fa.Unsupported:
+            return None
 
 
 def sample_matches(regex: str, case_sensitive: bool, limit: int = 4) -> list[str]:
-    """Concrete strings the ERE ``regex`` matches (one per top-level alternative, up to ``limit``)."""
+    """Short strings the ERE ``regex`` matches (searched, as tinyproxy and squid search): one per
+    top-level alternative first, host names preferred, up to ``limit``."""
     try:
-        py = ere_to_python(regex)
-        compiled = re.compile(py, 0 if case_sensitive else re.IGNORECASE)
-        from re import _parser  # type: ignore[attr-defined]  # the stdlib parser: exact, no new dependency
-
-        tree = _parser.parse(py)
-    except (re.error, RecursionError, ImportError):
+        tree = rx.parse_ere(regex)
+    except (rx.RegexError, RecursionError):
         return []
+    return _samples_of(tree, case_sensitive, limit)
+
+
+def _samples_of(tree: rx.Node, case_sensitive: bool, limit: int) -> list[str]:
+    body = tree.body if isinstance(tree, rx.Group) else tree
+    branches = body.branches if isinstance(body, rx.Alt) else (tree,)
     found: list[str] = []
-    for branch in range(limit):
-        text = _generate(tree, branch, _parser)
-        if compiled.search(text) and text not in found:
-            found.append(text)
+    for per_branch in (1, limit):
+        for branch in branches:
+            nfa = _automaton(branch, case_sensitive)
+            if nfa is None:
+                continue
+            for domain in (*proof_check.sample_domains(), ()):
+                try:
+                    got = fa.samples(nfa, domain, limit=per_branch)
+                except fa.Unsupported:
+                    got = []
+                if got:
+                    break
+            for text in got:
+                if text not in found and len(found) < limit:
+                    found.append(text)
+        if len(found) >= limit or len(branches) == 1:
+            break
     return found
-
-
-def _generate(tree: Any, branch: int, p: Any) -> str:
-    c = p  # the opcodes live in the parser module namespace
-    out: list[str] = []
-    for op, av in tree:
-        if op is c.LITERAL:
-            out.append(chr(av))
-        elif op is c.NOT_LITERAL:
-            out.append("a" if chr(av) != "a" else "b")
-        elif op is c.ANY:
-            out.append("x")
-        elif op is c.IN:
-            out.append(_pick_in(av, c))
-        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
-            lo, _hi, sub = av
-            out.append(_generate(sub, branch, p) * lo)
-        elif op is c.SUBPATTERN:
-            out.append(_generate(av[-1], branch, p))
-        elif op is c.BRANCH:
-            alts = av[1]
-            out.append(_generate(alts[branch % len(alts)], branch, p))
-        elif op is c.CATEGORY:
-            out.append("0" if "DIGIT" in str(av) else "a")
-    return "".join(out)
-
-
-def _pick_in(items: list[tuple[object, object]], c: object) -> str:
-    negate = any(op is c.NEGATE for op, _ in items)  # type: ignore[attr-defined]
-    if negate:
-        cls = re.compile("[" + "^" + "".join(_in_text(op, av, c) for op, av in items if op is not c.NEGATE) + "]")  # type: ignore[attr-defined]
-        return next((ch for ch in "xa0-b." if cls.match(ch)), "x")
-    for op, av in items:
-        if op is c.LITERAL:  # type: ignore[attr-defined]
-            return chr(av)  # type: ignore[arg-type]
-        if op is c.RANGE:  # type: ignore[attr-defined]
-            return chr(av[0])  # type: ignore[index]
-        if op is c.CATEGORY:  # type: ignore[attr-defined]
-            return "0" if "DIGIT" in str(av) else "a"
-    return "x"
-
-
-def _in_text(op: object, av: object, c: object) -> str:
-    if op is c.LITERAL:  # type: ignore[attr-defined]
-        return re.escape(chr(av))  # type: ignore[arg-type]
-    if op is c.RANGE:  # type: ignore[attr-defined]
-        return f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}"  # type: ignore[index]
-    return ""
 
 
 def _pattern_hosts(pat: ir.DestPattern, subject: ir.MatchSubject) -> list[tuple[str, str]]:
@@ -219,7 +208,7 @@ def _pattern_hosts(pat: ir.DestPattern, subject: ir.MatchSubject) -> list[tuple[
         bases = [pat.domain.name]
     else:
         bases = []
-        for text in sample_matches(pat.regex, pat.case_sensitive):
+        for text in _pattern_samples(pat):
             if "://" in text:
                 text = text.split("://", 1)[1]
             host, _, _path = text.partition("/")
@@ -242,10 +231,19 @@ def _pattern_hosts(pat: ir.DestPattern, subject: ir.MatchSubject) -> list[tuple[
     return out
 
 
+def _pattern_samples(pat: ir.DestPattern) -> list[str]:
+    """Samples of a filter entry as tinyproxy compiled it (its own syntax), else of its ERE."""
+    try:
+        tree = proof_check.tinyproxy_tree(pat.source_text, pat.syntax)
+    except (rx.RegexError, RecursionError):
+        return sample_matches(pat.regex, pat.case_sensitive)
+    return _samples_of(tree, pat.case_sensitive, 4)
+
+
 def from_policy(policy: ir.Policy, *, http_port: int = 80, report: Report | None = None) -> list[Probe]:
     """Probes that exercise every rule of ``policy``: filter matches and near-misses, listed and
     unlisted CONNECT ports, hosts inside and outside each upstream site, missing/wrong credentials."""
-    probes: list[Probe] = []
+    probes: list[Probe] = witness_probes(policy, http_port=http_port)
     dest = policy.destinations
     first_listed = sorted(policy.connect.ports)[0] if policy.connect.ports else 443
     neutral = NEUTRAL_HOST
@@ -288,15 +286,64 @@ def from_policy(policy: ir.Policy, *, http_port: int = 80, report: Report | None
     return probes
 
 
+# --------------------------------------------------------------------------- proof witnesses
+# The requests convert's equivalence proof found to tell a filter entry and its squid form apart
+# (tinysquid.proof): sent first, so a declared difference is observed, not only computed.
+
+
+def witness_probes(policy: ir.Policy, *, http_port: int = 80) -> list[Probe]:
+    """One probe per filter entry whose proof verdict is a witness; ``why`` names the line."""
+    dest = policy.destinations
+    if dest is None or not dest.patterns:
+        return []
+    out: list[Probe] = []
+    for pat, verdict in zip(dest.patterns, proof_check.prove_destinations(dest)):
+        if verdict.proof != proof_check.WITNESS or not verdict.request:
+            continue
+        probe = _request_probe(verdict.request, http_port)
+        if probe is None:
+            continue
+        where = f"{pat.origin}: " if pat.origin else ""
+        why = (f"{where}proof witness for filter {pat.source_text!r}: {verdict.direction(dest)}, "
+               f"{verdict.refused_by(dest)} refuses it")
+        out.append(_with(probe, "witness", why))
+    return out
+
+
+def _request_probe(line: str, http_port: int) -> Probe | None:
+    method, _, target = line.partition(" ")
+    if method == "CONNECT":
+        hostport = _split_hostport(target)
+        return Probe(Method.CONNECT, *hostport) if hostport else None
+    if not target.startswith("http://"):
+        return None
+    host, _, path = target[len("http://"):].partition("/")
+    return Probe(Method.GET, host, http_port, "/" + path) if host else None
+
+
 def _with(probe: Probe, origin: str, why: str) -> Probe:
     return Probe(probe.method, probe.host, probe.port, probe.path, probe.auth, origin, why, probe.raw)
 
 
-def _compile(pat: ir.DestPattern) -> re.Pattern[str] | None:
-    try:
-        return re.compile(ere_to_python(pat.regex), 0 if pat.case_sensitive else re.IGNORECASE)
-    except re.error:
-        return None
+class _Matcher:
+    """Whether a filter entry, as tinyproxy compiled it, matches a subject (the automaton of its tree)."""
+
+    def __init__(self, pat: ir.DestPattern) -> None:
+        self.dfa: fa.DFA | None = None
+        try:
+            tree = proof_check.tinyproxy_tree(pat.source_text, pat.syntax)
+            nfa = _automaton(tree, pat.case_sensitive)
+            self.dfa = fa.determinize(nfa) if nfa is not None else None
+        except (rx.RegexError, fa.Unsupported, RecursionError):
+            self.dfa = None
+
+    def search(self, subject: str) -> bool:
+        return self.dfa is not None and self.dfa.accepts(subject)
+
+
+def _compile(pat: ir.DestPattern) -> _Matcher | None:
+    matcher = _Matcher(pat)
+    return matcher if matcher.dfa is not None else None
 
 
 def _site_hosts(site: ir.SiteMatch) -> list[tuple[str, bool]]:
