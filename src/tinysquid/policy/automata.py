@@ -439,7 +439,8 @@ def _joint(dfas: list[DFA]) -> tuple[list[tuple[int, ...]], list[str]]:
     groups: dict[tuple[int, ...], list[str]] = {}
     for c in SIGMA:
         groups.setdefault(tuple(d.cls_of[c] for d in dfas), []).append(c)
-    return list(groups), [_rep(g) for g in groups.values()]
+    ranked = sorted(groups.items(), key=lambda kv: (_RANK.get(_rep(kv[1]), 999), _rep(kv[1])))
+    return [k for k, _ in ranked], [_rep(g) for _, g in ranked]  # preferred characters first
 
 
 def compare(left: NFA | DFA, right: NFA | DFA, require: Iterable[tuple[NFA | DFA, bool]] = (), *,
