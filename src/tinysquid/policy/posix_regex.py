@@ -262,7 +262,9 @@ def _bracket_ere(b: Bracket) -> str:
     if "-" in chars:
         out.append("-")
     if not out:
-        return "[^\\s\\S]" if not b.negated else "."  # empty set (only empty ranges)
+        # the empty set (only empty fnmatch ranges such as [9-0]): an atom that never matches.
+        # (Not "[^\\s\\S]": backslash is literal in a POSIX bracket, so that means "not \\, s or S".)
+        return "($.)" if not b.negated else "."
     return "[" + ("^" if b.negated else "") + "".join(out) + "]"
 
 
@@ -458,13 +460,39 @@ class _Parser:
         return Lit(c, escaped=True)
 
 
+_DEEP_LIMIT = 20_000  # a 511-byte filter line nests at most 255 groups; each level costs ~5 frames
+
+
+def _deep(fn):  # type: ignore[no-untyped-def]
+    """Run ``fn`` with room for deeply nested groups (glibc accepts 255 nested ERE groups; so must we)."""
+    import functools
+    import sys
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        limit = sys.getrecursionlimit()
+        if limit >= _DEEP_LIMIT:
+            return fn(*args, **kwargs)
+        sys.setrecursionlimit(_DEEP_LIMIT)
+        try:
+            return fn(*args, **kwargs)
+        except RecursionError:
+            raise RegexError("nests groups too deeply to be translated") from None
+        finally:
+            sys.setrecursionlimit(limit)
+
+    return wrapper
+
+
 @lru_cache(maxsize=4096)
+@_deep
 def parse_bre(pattern: str) -> Node:
     """Parse a POSIX basic regular expression (glibc flavour, GNU ``\\| \\+ \\?`` included)."""
     return _Parser(pattern, basic=True).parse()
 
 
 @lru_cache(maxsize=4096)
+@_deep
 def parse_ere(pattern: str) -> Node:
     """Parse a POSIX extended regular expression (glibc flavour)."""
     return _Parser(pattern, basic=False).parse()
@@ -512,6 +540,7 @@ def _is_anchor(node: Node) -> bool:
     return isinstance(node, Anchor) or (isinstance(node, GnuEscape) and node.ch in _GNU_ANCHORS)
 
 
+@_deep
 def with_icase_quirk(node: Node) -> Node:
     """Apply glibc's REG_ICASE quirk: an escaped lower-case ASCII letter (``\\d``, ``\\n``) never
     matches anything [checked against glibc 2.36 regexec]. Call only for case-insensitive patterns.
@@ -548,6 +577,7 @@ def _quirk_all(nodes: tuple[Node, ...]) -> tuple[Node, ...]:
     return tuple(out)
 
 
+@_deep
 def contains_never(node: Node) -> bool:
     """True when the tree has a part that can never match (see :func:`with_icase_quirk`)."""
     if isinstance(node, Never):
@@ -562,6 +592,20 @@ def contains_never(node: Node) -> bool:
     return False
 
 
+@_deep
+def has_nested_repeat(node: Node) -> bool:
+    """True when a repetition applies directly to a repetition (``.*?``, ``a*+``, ``x{2}*``)."""
+    if isinstance(node, Repeat):
+        return isinstance(node.node, Repeat) or has_nested_repeat(node.node)
+    if isinstance(node, Group):
+        return has_nested_repeat(node.body)
+    if isinstance(node, (Concat, Alt)):
+        kids = node.items if isinstance(node, Concat) else node.branches
+        return any(has_nested_repeat(k) for k in kids)
+    return False
+
+
+@_deep
 def contains_backref(node: Node) -> bool:
     """True when the tree has a back-reference (outside any regular language)."""
     if isinstance(node, Backref):
@@ -580,6 +624,7 @@ def _atomic(node: Node) -> bool:
     return isinstance(node, (Lit, AnyChar, Bracket, Group, GnuEscape, Backref))
 
 
+@_deep
 def render_ere(node: Node) -> str:
     """POSIX ERE text with exactly the same matches as ``node``."""
     if isinstance(node, Lit):
@@ -598,7 +643,9 @@ def render_ere(node: Node) -> str:
         return "(" + render_ere(node.body) + ")"
     if isinstance(node, Repeat):
         inner = render_ere(node.node)
-        if not (_atomic(node.node) or isinstance(node.node, Repeat)):
+        # a repeated repetition (`.*?`, `a+*`) is written with a group: glibc reads `.*?` as
+        # (.*)? but squid strips a leading `^.*` as an "unnecessary wildcard", leaving `?…`
+        if not _atomic(node.node) or isinstance(node.node, Repeat):
             inner = "(" + inner + ")"
         return inner + _quant(node.lo, node.hi)
     if isinstance(node, Concat):
@@ -628,6 +675,7 @@ _PY_GNU = {"w": "[0-9A-Za-z_]", "W": "[^0-9A-Za-z_]", "s": "\\s", "S": "\\S", "b
            "<": "\\b(?=\\w)", ">": "\\b(?<=\\w)", "`": "\\A", "'": "\\Z"}
 
 
+@_deep
 def render_python(node: Node) -> str:
     """A Python ``re`` pattern (to be compiled with ``re.ASCII``) with the same matches."""
     if isinstance(node, Lit):
@@ -706,6 +754,7 @@ def _check_skeleton(python_pattern: str, flags: int) -> None:
         raise RegexError(f"cannot be checked: {exc}") from exc
 
 
+@_deep
 def check_with_python(node: Node, case_sensitive: bool) -> None:
     """Validate that Python ``re`` compiles the rendering of ``node`` (raises RegexError).
 

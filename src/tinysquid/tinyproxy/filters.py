@@ -138,7 +138,7 @@ def translate(pattern: str, syntax: PatternSyntax, case_sensitive: bool) -> Tran
         quirk = rx.with_icase_quirk(node)
         if quirk != node:
             node, never = quirk, True
-    if syntax is PatternSyntax.ERE and not never:
+    if syntax is PatternSyntax.ERE and not never and not rx.has_nested_repeat(node):
         ere = pattern
     else:
         ere = rx.render_ere(node)
