@@ -285,7 +285,7 @@ def _partition(label_sets: Iterable[frozenset[str]]) -> list[frozenset[str]]:
     return [frozenset(g) for g in groups.values()]
 
 
-_PREFERRED = "abcdefghijklmnopqrstuvwxyz0123456789-.ABCDEFGHIJKLMNOPQRSTUVWXYZ_/:"
+_PREFERRED = ".abcdefghijklmnopqrstuvwxyz0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ_/:"
 _RANK = {c: i for i, c in enumerate(_PREFERRED)}
 
 
