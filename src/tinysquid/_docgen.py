@@ -21,6 +21,7 @@ _RANGES = [
     ("5", "verify"),
     ("6", "inventory-aws"),
     ("7", "plan-cutover"),
+    ("8", "Equivalence proofs of translated patterns"),
     ("9", "Internal: tinysquid's own output failed a check"),
 ]
 

@@ -100,9 +100,20 @@ def _domains(subject: ir.MatchSubject) -> tuple[tuple[tuple[fa.DFA, bool], ...],
             ((_nfa(f"^http://{quad}/{_PATH}$|^{quad}:{_PORT}$"), True),))
 
 
+@lru_cache(maxsize=1)
+def _hexlike() -> fa.DFA:
+    """Host names that read like hex numbers or IPv6 (``a``, ``cafe``, ``dead.beef``): real names,
+    but tools (and test harnesses) take them for addresses, so witnesses and samples avoid them."""
+    return _nfa("^(http://)?[0-9A-Fa-f:.]+([/:].*)?$")
+
+
 def sample_domains() -> tuple[tuple[tuple[fa.DFA, bool], ...], ...]:
-    """The host domains, then the URL domains: where probe candidates are looked for."""
-    return (*_domains(_HOST), *_domains(_URL))
+    """The host domains, then the URL domains (names that read like numbers left out): where probe
+    candidates are looked for."""
+    return tuple((*d, (_hexlike(), False)) for d in (*_domains(_HOST), *_domains(_URL)))
+
+
+_HEXLIKE_TEXT = re.compile(r"(http://)?[0-9A-Fa-f:.]+([/:].*)?")
 
 
 def request_line(subject: str, mode: ir.MatchSubject) -> str:
@@ -258,6 +269,15 @@ def prove(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValu
         return Verdict(UNPROVEN, str(exc) if not isinstance(exc, RecursionError) else "nests too deeply")
     if best is None or best.witness is None:
         return Verdict(EQUIVALENT, "automata")
+    if _HEXLIKE_TEXT.fullmatch(best.witness):  # prefer a witness that reads as a name
+        try:
+            for domain in _domains(subject):
+                diff = fa.compare(left, right, (*domain, (_hexlike(), False)))
+                if diff.witness is not None:
+                    best = diff
+                    break
+        except fa.Unsupported:
+            pass
     note = "; ".join(notes)
     return Verdict(WITNESS, note, best.witness, request_line(best.witness, subject), best.in_left)
 

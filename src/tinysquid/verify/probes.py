@@ -18,6 +18,7 @@ from tinysquid.diagnostics.model import Span, make
 from tinysquid.policy import automata as fa
 from tinysquid.policy import ir
 from tinysquid.policy import posix_regex as rx
+from tinysquid.policy.passes.domains import domain_of
 from tinysquid.proof import check as proof_check
 from tinysquid.verify.model import AuthMode, Method, Probe
 
@@ -187,7 +188,7 @@ def _samples_of(tree: rx.Node, case_sensitive: bool, limit: int) -> list[str]:
             nfa = _automaton(branch, case_sensitive)
             if nfa is None:
                 continue
-            for domain in (*proof_check.sample_domains(), ()):
+            for domain in proof_check.sample_domains():
                 try:
                     got = fa.samples(nfa, domain, limit=per_branch)
                 except fa.Unsupported:
@@ -204,8 +205,11 @@ def _samples_of(tree: rx.Node, case_sensitive: bool, limit: int) -> list[str]:
 
 def _pattern_hosts(pat: ir.DestPattern, subject: ir.MatchSubject) -> list[tuple[str, str]]:
     """(host, path) candidates for one pattern: matches and near-misses."""
-    if pat.domain is not None:
-        bases = [pat.domain.name]
+    domain = pat.domain
+    if domain is None and subject is ir.MatchSubject.HOST and not pat.case_sensitive:
+        domain = domain_of(pat.regex)  # as convert's recognize_domains pass reads it: the same probes
+    if domain is not None:
+        bases = [domain.name]
     else:
         bases = []
         for text in _pattern_samples(pat):

@@ -145,3 +145,40 @@ def test_simple_fast_path_is_its_own_translation():
                 assert rx.render_ere(slow) == p or rx.parse_ere(rx.render_ere(slow)) == rx.parse_ere(p), p
                 assert translate(p, syntax, cs).ere == p
                 rx.compile_ere(p, cs)
+
+
+# --------------------------------------------------------------------------- issue 8/9 regressions
+
+
+@needs_glibc
+@pytest.mark.parametrize("pattern,syntax", [
+    ("[9-0]", "fnmatch"), ("a[9-0]b*", "fnmatch"), ("x[z-a]", "fnmatch"),  # empty ranges: match nothing
+    ("^.*?foo", "ere"), ("^.*+foo", "ere"), ("a.*?b", "ere"), ("^.*{2}x", "ere"),  # POSIX, not PCRE
+    ("[^\\s\\S]", "ere"), ("x*\\?", "bre"),  # [^\s\S] is "not \, s or S" in POSIX
+])
+def test_pcre_looking_and_empty_range_patterns_keep_their_posix_meaning(pattern, syntax):
+    """The emitted ERE, read by glibc as squid reads it (REG_EXTENDED, after squid strips a leading
+    ``^.*``), decides like tinyproxy's own pattern on every subject."""
+    from tinysquid.proof.check import squid_unnecessary_wildcards
+
+    tr = translate(pattern, PatternSyntax(syntax), syntax == "fnmatch")
+    squid = _Glibc(squid_unnecessary_wildcards(tr.ere), True, False)
+    assert squid.ok, (pattern, tr.ere)
+    assert "[^\\s\\S]" not in tr.ere or syntax == "ere" and tr.ere == pattern
+    for s in SUBJECTS + ["xfoo", "foo", "axb", "xx", "9", "0", "s", "S", "\\"]:
+        if syntax == "fnmatch":
+            want = _libc.fnmatch(pattern.encode(), s.encode(), 0) == 0
+        else:
+            want = _Glibc(pattern, syntax == "ere", False).search(s)
+        assert squid.search(s) == want, (pattern, tr.ere, s)
+
+
+@needs_glibc
+def test_255_nested_groups_translate_as_glibc_accepts_them():
+    pattern = "(" * 255 + "a" + ")" * 255  # 511 bytes: the longest filter line tinyproxy reads
+    assert _Glibc(pattern, True, True).ok
+    tr = translate(pattern, PatternSyntax.ERE, False)
+    assert _Glibc(tr.ere, True, True).search("xay")
+    bre = "\\(" * 127 + "a" + "\\)" * 127
+    assert _Glibc(bre, False, True).ok
+    assert _Glibc(translate(bre, PatternSyntax.BRE, False).ere, True, True).search("a")
