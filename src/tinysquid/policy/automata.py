@@ -399,7 +399,7 @@ def minimize(dfa: DFA) -> DFA:
     block = [1 if a else 0 for a in dfa.accept]
     count = len(set(block))
     while True:
-        sig = {}
+        sig: dict[tuple[int, ...], int] = {}
         new = []
         for s in range(n):
             key = (block[s], *(block[t] for t in dfa.trans[s]))
@@ -495,11 +495,14 @@ def union(nfas: Iterable[NFA]) -> NFA:
     return out
 
 
-def _path(parent: dict, node: tuple[int, ...], reps: list[str]) -> str:
+def _path(parent: dict[tuple[int, ...], tuple[tuple[int, ...], int] | None], node: tuple[int, ...],
+          reps: list[str]) -> str:
     out = []
-    while parent[node] is not None:
-        node, cls = parent[node]
+    step = parent[node]
+    while step is not None:
+        node, cls = step
         out.append(reps[cls])
+        step = parent[node]
     return "".join(reversed(out))
 
 
@@ -521,10 +524,10 @@ def samples(nfa: NFA | DFA, require: Iterable[tuple[NFA | DFA, bool]] = (), *, l
     found: list[str] = []
     while queue and len(found) < limit and len(parent) <= budget:
         node = queue.popleft()
-        if all(d.accept[s] == w for d, s, w in zip(dfas, node, wants)):
+        if all(d.accept[s] == w for d, s, w in zip(dfas, node, wants, strict=False)):
             found.append(_path(parent, node, reps))
         for ci, own in enumerate(classes):
-            nxt = tuple(d.trans[s][o] for d, s, o in zip(dfas, node, own))
+            nxt = tuple(d.trans[s][o] for d, s, o in zip(dfas, node, own, strict=False))
             if nxt not in parent:
                 parent[nxt] = (node, ci)
                 queue.append(nxt)

@@ -13,8 +13,13 @@ re-rendering, never a textual substitution.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import ParamSpec, TypeVar
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 RE_DUP_MAX = 0x7FFF  # glibc's limit for {m,n}
 
@@ -463,13 +468,13 @@ class _Parser:
 _DEEP_LIMIT = 20_000  # a 511-byte filter line nests at most 255 groups; each level costs ~5 frames
 
 
-def _deep(fn):  # type: ignore[no-untyped-def]
+def _deep(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """Run ``fn`` with room for deeply nested groups (glibc accepts 255 nested ERE groups; so must we)."""
     import functools
     import sys
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         limit = sys.getrecursionlimit()
         if limit >= _DEEP_LIMIT:
             return fn(*args, **kwargs)

@@ -279,7 +279,8 @@ def prove(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValu
         except fa.Unsupported:
             pass
     note = "; ".join(notes)
-    return Verdict(WITNESS, note, best.witness, request_line(best.witness, subject), best.in_left)
+    witness = best.witness or ""
+    return Verdict(WITNESS, note, witness, request_line(witness, subject), best.in_left)
 
 
 # --------------------------------------------------------------------------- the whole filter
@@ -325,7 +326,7 @@ def prove_destinations(dest: ir.DestPolicy) -> list[Verdict]:
     entry may decide the same request alike on both sides) and replaced when it is masked."""
     values = [dest_acl_values(p, dest) for p in dest.patterns]
     verdicts = [prove(p.source_text, p.syntax, p.case_sensitive, v, dest.subject)
-                for p, v in zip(dest.patterns, values)]
+                for p, v in zip(dest.patterns, values, strict=False)]
     if not any(v.proof == WITNESS for v in verdicts) or len(dest.patterns) > MAX_POLICY_CHECK:
         return verdicts
     whole = _Filter(dest, values)
@@ -378,7 +379,7 @@ def check_policy(policy: ir.Policy, report: Report) -> None:
     for k, d in enumerate(report.diagnostics):
         if d.span is not None and d.status is not None:
             line_index.setdefault((d.span.path, d.span.line), k)
-    for pat, v in zip(dest.patterns, verdicts):
+    for pat, v in zip(dest.patterns, verdicts, strict=False):
         if v.proof == EQUIVALENT:
             _annotate(report, line_index, pat.origin)
             continue
@@ -437,4 +438,4 @@ def tally(verdicts: list[Verdict]) -> dict[str, int]:
     return out
 
 
-__all__ = ["Verdict", "check_policy", "prove", "prove_destinations", "request_line", "tally", "Status"]
+__all__ = ["Status", "Verdict", "check_policy", "prove", "prove_destinations", "request_line", "tally"]

@@ -301,7 +301,7 @@ def witness_probes(policy: ir.Policy, *, http_port: int = 80) -> list[Probe]:
     if dest is None or not dest.patterns:
         return []
     out: list[Probe] = []
-    for pat, verdict in zip(dest.patterns, proof_check.prove_destinations(dest)):
+    for pat, verdict in zip(dest.patterns, proof_check.prove_destinations(dest), strict=False):
         if verdict.proof != proof_check.WITNESS or not verdict.request:
             continue
         probe = _request_probe(verdict.request, http_port)

@@ -164,8 +164,8 @@ def test_pcre_looking_and_empty_range_patterns_keep_their_posix_meaning(pattern,
     tr = translate(pattern, PatternSyntax(syntax), syntax == "fnmatch")
     squid = _Glibc(squid_unnecessary_wildcards(tr.ere), True, False)
     assert squid.ok, (pattern, tr.ere)
-    assert "[^\\s\\S]" not in tr.ere or syntax == "ere" and tr.ere == pattern
-    for s in SUBJECTS + ["xfoo", "foo", "axb", "xx", "9", "0", "s", "S", "\\"]:
+    assert "[^\\s\\S]" not in tr.ere or (syntax == "ere" and tr.ere == pattern)
+    for s in [*SUBJECTS, "xfoo", "foo", "axb", "xx", "9", "0", "s", "S", "\\"]:
         if syntax == "fnmatch":
             want = _libc.fnmatch(pattern.encode(), s.encode(), 0) == 0
         else:

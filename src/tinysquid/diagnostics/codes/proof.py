@@ -1,7 +1,7 @@
 """TS800–TS829: the equivalence proof of each translated pattern (``tinysquid.proof``)."""
 
 from tinysquid.diagnostics.codes._info import CodeInfo
-from tinysquid.diagnostics.model import Severity, Status
+from tinysquid.diagnostics.enums import Severity, Status
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
 A = Status.APPROXIMATED
