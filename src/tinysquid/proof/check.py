@@ -339,9 +339,22 @@ def prove_destinations(dest: ir.DestPolicy) -> list[Verdict]:
     return verdicts
 
 
+#: States the search for an unmasked witness may build. The union of every other entry grows fast
+#: with unanchored entries (66 of them took minutes at the default budget); past this the entry is
+#: reported unproven instead, deterministically (a state count, not a clock).
+UNMASK_BUDGET = 4_000
+#: Filters with more entries than this skip the search: each entry's search determinises the union
+#: of all the others again. Their masked witnesses are reported unproven, with that reason.
+MAX_UNMASK_ENTRIES = 16
+
+
 def _unmasked(dest: ir.DestPolicy, values: list[tuple[AclValue, ...]], i: int, v: Verdict) -> Verdict:
     """Search a witness no other entry matches (on either side); unproven if there is none."""
     pat = dest.patterns[i]
+    if len(dest.patterns) > MAX_UNMASK_ENTRIES:
+        return Verdict(UNPROVEN, f"the entry differs from its squid form ({v.request}), but other entries also "
+                                 f"match that request; with more than {MAX_UNMASK_ENTRIES} entries the search for "
+                                 "a request no other entry matches is not made")
     try:
         others = []
         for j, p in enumerate(dest.patterns):
@@ -353,7 +366,7 @@ def _unmasked(dest: ir.DestPolicy, values: list[tuple[AclValue, ...]], i: int, v
         left = _tinyproxy_nfa(pat.source_text, pat.syntax, pat.case_sensitive)
         right, _ = _squid_nfa(values[i], dest.subject)
         for domain in _domains(dest.subject):
-            diff = fa.compare(left, right, (*domain, (rest, False)))
+            diff = fa.compare(left, right, (*domain, (rest, False)), budget=UNMASK_BUDGET)
             if diff.witness is not None:
                 return replace(v, subject=diff.witness, request=request_line(diff.witness, dest.subject),
                                tinyproxy_matches=diff.in_left)
