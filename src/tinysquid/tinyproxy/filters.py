@@ -97,7 +97,7 @@ def lex_filter(data: bytes, g: Grammar) -> list[FilterLine]:
             continue
         rest = buf[i:].strip(_C_SPACE)
         cut = None
-        if not complete and len(chunk.encode()) >= FILTER_LINE_MAX - 1:
+        if not complete and len(chunk.encode("utf-8", "surrogateescape")) >= FILTER_LINE_MAX - 1:
             cut = f"the line is longer than {FILTER_LINE_MAX - 1} bytes; tinyproxy splits it into several patterns"
         elif rest and not (rest.startswith("#") and buf[i] in _C_SPACE):
             if buf[i] == "#":
