@@ -168,3 +168,20 @@ def test_split_credential_line_is_never_echoed(tmp_path, line):
     r = run("convert", str(c), "-o", "out", cwd=tmp_path)
     assert r.returncode == 2 and "TS115" in r.stderr
     assert "SECRET" not in r.stderr + r.stdout and "ppp" not in r.stderr
+
+
+@pytest.mark.parametrize("content", [
+    "[" * 100_000,
+    '{"a": 1' + "0" * 5000 + "}",
+    '{"a": Infinity}',
+    '{"a": NaN}',
+])
+def test_plan_rejects_hostile_json_with_exit_2(tmp_path, content):
+    (tmp_path / "inv.json").write_text(content)
+    r = run("plan-cutover", "--inventory", "inv.json", cwd=tmp_path)
+    assert r.returncode == 2 and "TS005" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_plan_refuses_a_device_instead_of_reading_it_forever(tmp_path):
+    r = run("plan-cutover", "--inventory", "/dev/zero", cwd=tmp_path)
+    assert r.returncode == 2 and "TS741" in r.stderr
