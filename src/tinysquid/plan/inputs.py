@@ -8,8 +8,8 @@ missing makes a check ``unknown``, never a crash.
 from __future__ import annotations
 
 import hashlib
-import os
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
