@@ -40,7 +40,18 @@ def write_dir_atomically(files: Mapping[str, OutputFile], out_dir: Path, *, forc
     Raises:
         InputError: ``out_dir`` exists, is not empty and ``force`` is false (TS003), or is a file.
     """
-    out_dir = Path(out_dir)
+    try:
+        _write_dir(files, Path(out_dir), force=force)
+    except OSError as exc:
+        raise InputError(make("TS006", f"cannot write {out_dir}: {exc.strerror or exc}"
+                              + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(out_dir) else ""),
+                              source="output", subject=str(out_dir))) from None
+
+
+def _write_dir(files: Mapping[str, OutputFile], out_dir: Path, *, force: bool) -> None:
+    if out_dir.is_symlink() and not out_dir.exists():
+        raise InputError(make("TS006", f"cannot write {out_dir}: it is a dangling symbolic link",
+                              source="output", subject=str(out_dir)))
     if out_dir.exists():
         if not out_dir.is_dir():
             raise InputError(make("TS003", f"{out_dir} exists and is not a directory", source="output",
@@ -50,7 +61,7 @@ def write_dir_atomically(files: Mapping[str, OutputFile], out_dir: Path, *, forc
                                   source="output", subject=str(out_dir)))
     parent = out_dir.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name[:200]}.", dir=parent))
     try:
         for name, spec in files.items():
             target = tmp / name
@@ -62,10 +73,16 @@ def write_dir_atomically(files: Mapping[str, OutputFile], out_dir: Path, *, forc
             os.chmod(target, spec.mode)
         os.chmod(tmp, 0o755)
         if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=parent))
-            os.rename(out_dir, old / "d")
-            os.rename(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name[:200]}.old.", dir=parent))
+            try:
+                os.rename(out_dir, old / "d")
+                try:
+                    os.rename(tmp, out_dir)
+                except BaseException:
+                    os.rename(old / "d", out_dir)  # put the earlier results back
+                    raise
+            finally:
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, out_dir)
     except BaseException:

@@ -25,6 +25,12 @@ def run_command(bad_input: int = ExitCode.BAD_INPUT) -> Iterator[None]:
         if exc.diagnostic.hint:
             err_console.print(f"[dim]hint: {escape(exc.diagnostic.hint)}[/]")
         raise typer.Exit(int(bad_input)) from None
+    except OSError as exc:  # a path the user gave that the system refuses (name too long, loop, ...)
+        where = f" {exc.filename}" if exc.filename else ""
+        name = str(where)[:120] + ("…" if len(where) > 120 else "")
+        err_console.print(f"[red]error:[/] TS007 error: cannot use{escape(name)}: "
+                          f"{escape(exc.strerror or str(exc))} [os-error]")
+        raise typer.Exit(int(bad_input)) from None
     except KeyboardInterrupt:
         err_console.print("[red]interrupted[/]")
         raise typer.Exit(130) from None

@@ -97,14 +97,24 @@ def _rerun_args(inventory: Path | None, verify_report: Path | None, values: Path
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write to a temporary sibling, then rename over ``path``: readers never see half a runbook."""
+    from tinysquid.diagnostics import InputError
+    from tinysquid.diagnostics.model import make
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        raise InputError(make("TS006", f"cannot write {path}: {exc.strerror or exc}", source="output",
+                              subject=str(path))) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise

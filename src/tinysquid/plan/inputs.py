@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,13 +64,26 @@ class ProxyFacts:
     filter_is_allowlist: bool | None = None
 
 
+MAX_INPUT_BYTES = 256 * 1024 * 1024  # no real inventory, report or values file comes near this
+
+
 def read_bytes(path: Path, role: str) -> bytes:
-    """Read ``path`` or raise TS001 naming the flag's role."""
+    """Read ``path`` (a regular file of at most MAX_INPUT_BYTES) or raise TS001/TS741 naming the role."""
+    import stat
+
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise InputError(make("TS741", f"the {role} {path} is not a regular file", source="plan",
+                                      subject=str(path)))
+            data = fh.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
         raise InputError(make("TS001", f"cannot read the {role} {path}: {exc.strerror or exc}",
                               source="plan", subject=str(path))) from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(make("TS741", f"the {role} {path} is larger than {MAX_INPUT_BYTES // 2**20} MiB",
+                              source="plan", subject=str(path)))
+    return data
 
 
 def _text(data: bytes, path: Path) -> str:
@@ -90,15 +104,22 @@ def load_json(path: Path, role: str, inputs: Inputs) -> dict[str, Any]:
     data = read_bytes(path, role)
     text = _text(data, path)
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise InputError(make("TS005", f"the {role} is not valid JSON: {exc.msg}", source="plan",
                               span=Span(str(path), exc.lineno, exc.colno))) from None
+    except (RecursionError, ValueError) as exc:  # deep nesting, a huge integer, NaN/Infinity
+        raise InputError(make("TS005", f"the {role} is not a valid document: {str(exc)[:120]}", source="plan",
+                              span=Span(str(path), 1))) from None
     if not isinstance(doc, dict):
         raise InputError(make("TS005", f"the {role} must be a JSON object, not {type(doc).__name__}",
                               source="plan", span=Span(str(path), 1)))
     inputs.files.append(InputFile(role, str(path), sha256(data)))
     return doc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def parse_yaml_documents(text: str, path: Path) -> list[Any]:

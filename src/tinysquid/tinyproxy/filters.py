@@ -54,7 +54,8 @@ def candidate_paths(named: str, config_path: Path, root: Path | None) -> list[Pa
     conf_dir = config_path.parent
     out: list[Path] = []
     if root is not None and p.is_absolute():
-        out.append(Path(root) / p.relative_to("/"))
+        # --root confines: only the path under the root, never the host's file, never out via ".."
+        return [Path(root) / p.relative_to("/")]
     out.append(Path(named))
     if p.is_absolute():
         out.append(conf_dir / p.name)
@@ -71,9 +72,19 @@ def candidate_paths(named: str, config_path: Path, root: Path | None) -> list[Pa
 def find_filter(named: str, config_path: Path, root: Path | None) -> Path | None:
     """The first existing regular file among :func:`candidate_paths`, or None."""
     for c in candidate_paths(named, config_path, root):
+        if root is not None and not _inside(c, Path(root)):
+            continue  # ".." or a symlink would leave the root
         if c.is_file():
             return c
     return None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """True when ``path``, with every symlink and ``..`` resolved, stays inside ``root``."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 def lex_filter(data: bytes, g: Grammar) -> list[FilterLine]:
@@ -97,7 +108,7 @@ def lex_filter(data: bytes, g: Grammar) -> list[FilterLine]:
             continue
         rest = buf[i:].strip(_C_SPACE)
         cut = None
-        if not complete and len(chunk.encode()) >= FILTER_LINE_MAX - 1:
+        if not complete and len(chunk.encode("utf-8", "surrogateescape")) >= FILTER_LINE_MAX - 1:
             cut = f"the line is longer than {FILTER_LINE_MAX - 1} bytes; tinyproxy splits it into several patterns"
         elif rest and not (rest.startswith("#") and buf[i] in _C_SPACE):
             if buf[i] == "#":

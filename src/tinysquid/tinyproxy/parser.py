@@ -115,22 +115,37 @@ def parse_config(data: bytes, *, display: str, version: str) -> Config:
     table = known(version)
     stmts: list[Stmt] = []
     continued = False
+    quiet = False  # the split line's first part is a comment or may hold a credential: echo nothing
     for c in fgets_lines(data, g.line_max):
-        split = not c.complete and len(c.text.encode()) >= g.line_max - 1
+        split = not c.complete and len(c.text.encode("utf-8", "surrogateescape")) >= g.line_max - 1
         try:
             stmt = parse_line(c.text, c.line, g=g, table=table, display=display, col0=c.col)
         except InputError as exc:
             where = {"tinyproxy_line": c.seq}  # what tinyproxy's "Syntax error on line N" says
             if split or continued:
+                why = exc.diagnostic.message
+                if quiet and (continued or split):
+                    why = "it refuses that part (not shown: the line may hold a credential)"
                 raise fail("TS115", f"line {c.line} is longer than tinyproxy {g.version}'s {g.line_max - 1}-byte "
-                           "buffer; tinyproxy reads the rest as a new line: "
-                           f"{exc.diagnostic.message}", Span(display, c.line, c.col), data=where) from None
+                           f"buffer; tinyproxy reads the rest as a new line: {why}",
+                           Span(display, c.line, c.col), data=where) from None
             d = exc.diagnostic
             raise InputError(make(d.code, d.message, source=SOURCE, span=d.span, data=where)) from None
+        if split and not continued:
+            quiet = _may_hold_secret(c.text)
         continued = split
         if stmt is not None:
             stmts.append(stmt)
     return Config(display, tuple(stmts))
+
+
+def _may_hold_secret(text: str) -> bool:
+    """True when a line's first part is a comment or names a directive whose value may be secret."""
+    word = text.strip(_C_SPACE).split(None, 1)[:1]
+    if not word or word[0].startswith("#"):
+        return True
+    name = word[0].lower()
+    return name in ("no", "basicauth", "upstream", "addheader") or kind_may_hold_secret(text)
 
 
 def parse_line(chunk: str, lineno: int, *, g: Grammar, table: dict[str, Directive], display: str, col0: int = 1) -> Stmt | None:

@@ -17,4 +17,10 @@ CODES = (
              "The command cannot run as asked.", "See --help for the accepted values."),
     CodeInfo("TS005", "bad-document", E, "An input document (JSON/YAML report, dump) is malformed.",
              "Its contents cannot be trusted.", "Regenerate it with the tinysquid command that produces it."),
+    CodeInfo("TS006", "output-not-writable", E, "An output could not be written (permission, read-only or full "
+             "file system, a parent that is a file, a dangling link, a name too long).",
+             "Nothing was written: earlier results, if any, are left as they were.",
+             "Choose another output path, or fix the permission or free space."),
+    CodeInfo("TS007", "os-error", E, "The operating system refused a path given on the command line.",
+             "The command cannot run as asked; nothing was written.", "Check the path named in the message."),
 )

@@ -83,4 +83,7 @@ CODES: tuple[CodeInfo, ...] = (
     CodeInfo("TS740", "cluster-read-gap", W, "One kind of Kubernetes object could not be listed.",
              "Checks and client discovery that need it are unknown or incomplete.",
              "Grant list on that resource (or add it to the --cluster-dump) and plan again."),
+    CodeInfo("TS741", "input-not-a-document", Severity.ERROR, "A plan input is not a regular file, or is "
+             "larger than the size limit.", "It cannot be read as the document it should be.",
+             "Pass the file the producing tinysquid command wrote."),
 )
