@@ -29,7 +29,7 @@ from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import make
 from tinysquid.policy import ir
 from tinysquid.squid import acls
-from tinysquid.squid.acls import has_uppercase_literal  # noqa: F401  (re-exported)
+from tinysquid.squid.acls import has_uppercase_literal
 from tinysquid.squid.conf import (  # noqa: F401  (re-exported: tests, auth.py)
     _CHART_ONLY,
     _ENTRY,
@@ -59,6 +59,11 @@ from tinysquid.squid.conf import (  # noqa: F401  (re-exported: tests, auth.py)
     squid_token,
 )
 from tinysquid.squid.upstream import _hardening_rules, _upstream, _upstream_matchers
+
+__all__ = ["CHART_SPOOL", "DEFAULT_VISIBLE_HOSTNAME", "HEADER_SECRET_MANIFEST", "NCSA_HELPER", "PASSWD_PATH",
+           "SQUID_VERSIONS", "canonical_domains", "has_uppercase_literal", "header_placeholder",
+           "is_credential_header", "posix_ere_error", "render_squid_conf", "render_squid_confs",
+           "squid_quoted_value", "squid_token"]
 
 # --------------------------------------------------------------------------- entry point
 
