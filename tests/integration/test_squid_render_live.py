@@ -570,7 +570,9 @@ def test_both_trailing_dot_host_is_reported(squid_bin: str) -> None:
     out = both(CFG + "FilterDefaultDeny Yes\n", {"filter": "^api\\.allowed\\.test$\n"}, reqs,
                hosts=("api.allowed.test",))
     assert [_klass(a) for _, a, _, _, _ in out.results] == ["allowed", "denied"]
-    assert_never_widened(out, {reqs[1]: ("TS286", 1)})
+    # the same destination, spelled with a dot: squid cannot see the dot; reported once on the Filter line
+    assert _klass(out.results[1][2]) == "allowed"
+    assert any(d.code == "TS286" and d.span is not None and d.span.line == 3 for d in out.report)
 
 
 def test_both_manager_path_is_no_bypass(squid_bin: str) -> None:

@@ -481,9 +481,6 @@ def dest_findings(pattern: ir.DestPattern, dest: ir.DestPolicy, values: tuple[Ac
         out.append(make("TS255", f"URL pattern {text!r} is matched against squid's normalised URL",
                         source=SOURCE, span=span))
         return out
-    if dot_sensitive(pattern):
-        # one shared text and no per-row hint (docs/codes.md has it): a finding on each of 100k entries
-        out.append(make("TS286", _TS286, source=SOURCE, span=span, hint=""))
     if pattern.domain is not None and not _IPISH.fullmatch(pattern.domain.name):
         return out  # a name with another letter never equals or ends an IP-address host
     if pattern.case_sensitive and _has_letters(pattern.regex):

@@ -402,6 +402,10 @@ def _dest_rules(acls_conf: _Conf, dest: ir.DestPolicy | None, report: Report) ->
                 domains.append((v.value.lstrip("."), v.value.startswith(".")))
             else:
                 regex.setdefault((v.acl_type, v.flags), []).append(v.value)
+    if any(acls.dot_sensitive(p) for p in dest.patterns):
+        # once, on the Filter line (an entry-level verdict is the equivalence checker's to give)
+        report.add(make("TS286", "squid matches the host without its trailing dot ('api.example.com.' is "
+                        "decided as 'api.example.com')", source=SOURCE, span=dest.origin))
     names: list[str] = []
     domain_values = canonical_domains(domains)
     if domain_values:

@@ -81,14 +81,14 @@ CODES: tuple[CodeInfo, ...] = (
              "replaced.",
              "Substitute the placeholder at deploy time from the Secret (helm-secrets/SOPS, the ArgoCD "
              "Vault Plugin, or a post-renderer); write a literal % as %%.", A),
-    CodeInfo("TS286", "dest-trailing-dot-stripped", W,
+    CodeInfo("TS286", "dest-trailing-dot-stripped", I,
              "A filter entry can decide a host written with a trailing dot differently: squid removes "
              "trailing dots before matching ('api.example.com.' is decided as 'api.example.com').",
              "tinyproxy matched the host with its trailing dot, so an anchored pattern (…com$) refused it "
              "where squid now admits it (same destination: DNS treats both names alike), and a pattern "
              "matching the dot blocked it where squid no longer does. Reported on every entry with an end "
              "anchor or an atom that can match the final dot.",
-             "Accept it (the destination is the same host), or block trailing-dot requests at the client.", A),
+             "Accept it (the destination is the same host), or block trailing-dot requests at the client.", None),
     CodeInfo("TS287", "dest-block-case-folded", W,
              "A case-sensitive blocklist pattern now blocks the host in every spelling of its case.",
              "squid lower-cases the host before any ACL; the pattern is matched case-insensitively so it "
