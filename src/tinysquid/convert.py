@@ -141,7 +141,8 @@ def render_report_json(report: Report, config_path: Path, options: ConvertOption
                  "tinyproxy_version": str(options.tinyproxy_version), "harden": options.harden,
                  "tighten": options.tighten, "kube_version": options.kube_version,
                  "replicas": options.replicas, "zones": options.zones,
-                 "spread": "required" if options.spread_required else "best-effort"},
+                 "spread": "required" if options.spread_required else "best-effort",
+                 "socks_direct": options.socks_direct},
     )
 
 

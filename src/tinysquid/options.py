@@ -12,10 +12,11 @@ from pathlib import Path
 
 
 class SquidVersion(StrEnum):
-    """Target squid major version (5 = Debian 12's 5.7, 6 = the chart image's 6.13)."""
+    """Target squid major version (5 = Debian 12's 5.7, 6 = the chart image's 6.13, 7 = 7.x)."""
 
     V5 = "5"
     V6 = "6"
+    V7 = "7"  # no cache_object:// scheme (manager pages only under /squid-internal-mgr/)
 
 
 class ChartVersion(StrEnum):
@@ -54,6 +55,7 @@ class ConvertOptions:
     replicas: int = 2
     zones: int = 2
     spread_required: bool = True
+    socks_direct: bool = False  # SOCKS upstream routes connect directly instead of failing (TS290)
 
 
 __all__ = ["ChartVersion", "ConvertOptions", "SquidVersion", "TinyproxyVersion"]

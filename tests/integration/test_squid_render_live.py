@@ -11,17 +11,20 @@ from __future__ import annotations
 import ipaddress
 import random
 import re
-from dataclasses import replace
+import socket
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import require_binary
 from tests.integration._squid_live import basic, free_port, http_server, run_squid
+from tests.integration.harness import Lab
+from tinysquid.convert import ConvertOptions, convert_file
 from tinysquid.diagnostics import Report
-from tinysquid.diagnostics.model import Span
+from tinysquid.diagnostics.model import Span, Status
 from tinysquid.policy import ir
-from tinysquid.policy.passes.cidrs import collapse_cidrs
+from tinysquid.policy.passes.cidrs import collapse_cidrs, decide
 from tinysquid.policy.passes.harden import harden
 from tinysquid.squid import render
 from tinysquid.squid.auth import htpasswd_text
@@ -96,15 +99,29 @@ POLICIES: dict[str, ir.Policy] = {
     "auth": replace(BASE, auth=ir.AuthPolicy((ir.BasicAuthUser("alice", ir.Secret("pw1"), S(2)),), realm="My Realm")),
     "headers": replace(BASE, headers=ir.HeaderPolicy(
         via=False, via_name="edge proxy", add=(ir.AddedHeader("X-Env", 'prod "a" 100% {{x}}', S(2)),),
-        allow_only=("User-Agent", "accept"), client_ip_header=True, origins=(S(3),)),
+        allow_only=("User-Agent", "accept"), client_ip_header="X-Tinyproxy", origins=(S(3),)),
         limits=ir.Limits(45, 20, S(4), S(5))),
     "listen": replace(BASE, listener=ir.Listener(8888, ("127.0.0.1", "::1"), S(1))),
+    # squid's lexical/regex rules: every entry must parse as ONE value meaning what it meant
+    "adversarial-block": replace(BASE, destinations=ir.DestPolicy(ir.MatchSubject.HOST, ir.Action.ALLOW, (
+        pat('"quoted'), pat("'single"), pat("-i"), pat("#x"), pat("^.*?casino"), pat(".*+poker"),
+        pat("x)|^evil"), pat("a b"), pat("tab\tx"), pat("trail "), pat("x\\\\"),
+        pat("caf\u00e9"), pat("nl\u2028x"), pat("^::1$"), pat("[[:upper:]]", cs=True), pat("last\\\\"),
+    ), S(19)), upstream=ir.UpstreamPolicy((
+        ir.UpstreamRoute(ir.UpstreamKind.DIRECT, ir.SiteMatch(ir.SiteKind.EXACT_HOST, "'evil"), origin=S(2)),
+        ir.UpstreamRoute(ir.UpstreamKind.DIRECT, ir.SiteMatch(ir.SiteKind.EXACT_HOST, "site.test."), origin=S(3)),
+        ir.UpstreamRoute(ir.UpstreamKind.DIRECT, ir.SiteMatch(ir.SiteKind.IP_NETWORK, "0.0.0.0/0"), origin=S(4)),
+        ir.UpstreamRoute(ir.UpstreamKind.SOCKS5, None, "10.0.0.6", 1080, origin=S(5)),
+    ))),
+    "adversarial-allow-url": replace(BASE, destinations=ir.DestPolicy(ir.MatchSubject.URL, ir.Action.DENY, (
+        pat("(a)\\1"), pat("[ ]x"), pat("^http://ok\\.test/"), pat("-x"),
+    ), S(19))),
 }
 
 
 def hardened(policy: ir.Policy) -> ir.Policy:
     report = Report()
-    return harden(collapse_cidrs(policy, report), report, squid_version="5")
+    return harden(decide(collapse_cidrs(policy, report), report), report, squid_version="5")
 
 
 def fill_chart_templates(text: str, port: int = 3128) -> str:
@@ -115,13 +132,13 @@ def fill_chart_templates(text: str, port: int = 3128) -> str:
     return text.replace('{{"{{"}}', "{{")
 
 
-@pytest.mark.parametrize("version", ["5", "6"])
+@pytest.mark.parametrize("version", ["5", "6", "7"])
 @pytest.mark.parametrize("for_chart", [False, True], ids=["plain", "chart"])
 @pytest.mark.parametrize("name", sorted(POLICIES))
 def test_rendered_conf_passes_squid_parse(name: str, for_chart: bool, version: str, tmp_path: Path) -> None:
     require_binary("squid")
     for policy in (POLICIES[name], hardened(POLICIES[name])):
-        text = render.render_squid_conf(policy, squid_version=version, for_chart=for_chart, report=Report())
+        text = render.render_squid_conf(decide(policy, Report()), squid_version=version, for_chart=for_chart, report=Report())
         if for_chart:
             text = fill_chart_templates(text)
         assert max(len(line) for line in text.splitlines()) < 8000
@@ -160,7 +177,7 @@ def test_live_clients_ports_and_allowlist(squid_bin: str, tmp_path: Path) -> Non
     )
     with http_server("origin") as origin:
         policy = replace(policy, connect=ir.ConnectPolicy(frozenset({origin}), (S(5),)))
-        text = render.render_squid_conf(policy, squid_version="5", for_chart=False, report=Report())
+        text = render.render_squid_conf(decide(policy, Report()), squid_version="5", for_chart=False, report=Report())
         hosts = dict.fromkeys(("allowed.test", "sub.allowed.test", "api1.svc.test", "other.test"), "127.0.0.1")
         with run_squid(squid_bin, text, tmp_path, port=port, hosts=hosts) as sq:
             assert sq.request(f"http://allowed.test:{origin}/")[0] == 200
@@ -188,7 +205,7 @@ def test_live_client_hostname_deny_uses_reverse_dns(squid_bin: str, tmp_path: Pa
         ir.ClientRule(ir.Action.ALLOW, net("::1/128"), S(5)),
     ), ir.Action.DENY))
     with http_server("origin") as origin:
-        text = render.render_squid_conf(policy, squid_version="5", for_chart=False, report=Report())
+        text = render.render_squid_conf(decide(policy, Report()), squid_version="5", for_chart=False, report=Report())
         hosts = {"site.test": "127.0.0.1", "evil.bad.test": "127.0.0.7", "fine.test": "127.0.0.8",
                  "bad.test": "127.0.0.9", "six.test": "::1"}
         with run_squid(squid_bin, text, tmp_path, port=port, hosts=hosts) as sq:
@@ -207,7 +224,7 @@ def test_live_blocklist_and_hardening(squid_bin: str, tmp_path: Path) -> None:
         pat(r"tracker\.test$", domain=ir.DomainMatch("tracker.test", True, True)),
     ), S(10))))
     with http_server("origin") as origin:
-        text = render.render_squid_conf(policy, squid_version="6", for_chart=False, report=Report())
+        text = render.render_squid_conf(decide(policy, Report()), squid_version="6", for_chart=False, report=Report())
         hosts = {"ok.test": "127.0.0.1", "ads.example.test": "127.0.0.1", "x.tracker.test": "127.0.0.1",
                  "metadata.test": "169.254.169.254"}
         with run_squid(squid_bin, text, tmp_path, port=port, hosts=hosts) as sq:
@@ -223,14 +240,32 @@ def test_live_blocklist_and_hardening(squid_bin: str, tmp_path: Path) -> None:
             assert sq.request("/squid-internal-mgr/info", source="127.0.0.5")[0] == 403
 
 
+def test_live_manager_only_for_squid_itself(squid_bin: str, tmp_path: Path) -> None:
+    """squid 5/6 answer cache_object://ANY-HOST/ and http://OWN-NAME:PORT/squid-internal-mgr/ from the
+    cache manager: only localhost may; every other manager-looking URL is ordinary, filtered traffic."""
+    port = free_port()
+    policy = live_policy(port, destinations=ir.DestPolicy(ir.MatchSubject.HOST, ir.Action.DENY, (
+        pat(r"^ok\.test$", domain=ir.DomainMatch("ok.test")),), S(10)))
+    with http_server("origin") as origin:
+        text = render.render_squid_conf(decide(policy, Report()), squid_version="5", for_chart=False, report=Report())
+        with run_squid(squid_bin, text, tmp_path, port=port, hosts={"ok.test": "127.0.0.1", "evil.test": "127.0.0.1"}) as sq:
+            assert sq.request("/squid-internal-mgr/info")[0] == 200
+            assert sq.request(f"http://tinysquid-proxy:{port}/squid-internal-mgr/info")[0] == 200
+            assert sq.request(f"http://tinysquid-proxy:{port}/squid-internal-mgr/info", source="127.0.0.5")[0] == 403
+            assert sq.request("cache_object://evil.test/info", source="127.0.0.5")[0] == 403
+            assert sq.request(f"http://evil.test:{origin}/squid-internal-mgr/info")[0] == 403  # the filter
+            status, headers, _ = sq.request(f"http://ok.test:{origin}/squid-internal-mgr/info")
+            assert status == 200 and headers.get("x-served-by") == "origin"  # forwarded, not the manager
+
+
 def test_live_basic_auth_with_generated_htpasswd(squid_bin: str, tmp_path: Path) -> None:
     assert Path(render.NCSA_HELPER).exists(), "squid's basic_ncsa_auth helper is missing"
     port = free_port()
     auth = ir.AuthPolicy((ir.BasicAuthUser("alice", ir.Secret("s3cret-pw"), S(2)),
-                          ir.BasicAuthUser("Bob", ir.Secret("other"), S(3))))
+                          ir.BasicAuthUser("Bob", ir.Secret("other"), S(3))), realm="Tinyproxy")
     policy = live_policy(port, auth=auth)
     with http_server("origin") as origin:
-        text = render.render_squid_conf(policy, squid_version="5", for_chart=False, report=Report())
+        text = render.render_squid_conf(decide(policy, Report()), squid_version="5", for_chart=False, report=Report())
         text = text.replace(render.PASSWD_PATH, "@WORKDIR@/passwd")
         with run_squid(squid_bin, text, tmp_path, port=port, hosts={"site.test": "127.0.0.1"},
                        files={"passwd": htpasswd_text(auth)}) as sq:
@@ -258,7 +293,7 @@ def test_live_upstream_routing_first_match(squid_bin: str, tmp_path: Path) -> No
             ir.UpstreamRoute(ir.UpstreamKind.HTTP, None, "127.0.0.1", pb, origin=S(5)),
         )))
         policy = hardened(policy)
-        text = render.render_squid_conf(policy, squid_version="5", for_chart=False, report=Report())
+        text = render.render_squid_conf(decide(policy, Report()), squid_version="5", for_chart=False, report=Report())
         hosts = dict.fromkeys(("www.corp.test", "app.corp.test", "corp.test", "else.test"), "127.0.0.1")
         with run_squid(squid_bin, text, tmp_path, port=port, hosts=hosts) as sq:
             def served_by(url: str, method: str = "GET") -> str:
@@ -283,13 +318,13 @@ def test_live_upstream_routing_first_match(squid_bin: str, tmp_path: Path) -> No
 def test_live_headers(squid_bin: str, tmp_path: Path) -> None:
     port = free_port()
     plain = live_policy(port, headers=ir.HeaderPolicy(
-        via=False, add=(ir.AddedHeader("X-Env", "prod 100%", S(2)),), client_ip_header=True))
+        via=False, add=(ir.AddedHeader("X-Env", "prod 100%", S(2)),), client_ip_header="X-Tinyproxy"))
     anon = live_policy(port, headers=ir.HeaderPolicy(
         via=True, via_name="edge", add=(ir.AddedHeader("X-Env", "prod", S(2)), ir.AddedHeader("X-Team", "sre", S(3))),
         allow_only=("User-Agent", "x-team"), origins=(S(4),)))
     sent = {"User-Agent": "probe", "Cookie": "a=b", "X-Forwarded-For": "192.0.2.7"}
     with http_server("origin") as origin:
-        text = render.render_squid_conf(plain, squid_version="5", for_chart=False, report=Report())
+        text = render.render_squid_conf(decide(plain, Report()), squid_version="5", for_chart=False, report=Report())
         with run_squid(squid_bin, text, tmp_path, port=port, hosts={"site.test": "127.0.0.1"}) as sq:
             status, _, body = sq.request(f"http://site.test:{origin}/", headers=sent)
         got = body.decode().lower()
@@ -298,7 +333,7 @@ def test_live_headers(squid_bin: str, tmp_path: Path) -> None:
         assert "\nvia:" not in got
         assert "x-env: prod 100%\n" in got
         assert "x-tinyproxy: 127.0.0.1\n" in got
-        text = render.render_squid_conf(anon, squid_version="5", for_chart=False, report=Report())
+        text = render.render_squid_conf(decide(anon, Report()), squid_version="5", for_chart=False, report=Report())
         with run_squid(squid_bin, text, tmp_path, port=port, hosts={"site.test": "127.0.0.1"}) as sq:
             status, _, body = sq.request(f"http://site.test:{origin}/", headers=sent)
         got = body.decode().lower()
@@ -348,7 +383,6 @@ def _random_policy(rng: random.Random) -> ir.Policy:
 
 
 def test_random_policies_pass_squid_parse(tmp_path: Path) -> None:
-
     require_binary("squid")
     rng = random.Random(2026)
     for i in range(25):
@@ -356,7 +390,7 @@ def test_random_policies_pass_squid_parse(tmp_path: Path) -> None:
         if rng.random() < 0.5:
             policy = hardened(policy)
         for_chart = rng.random() < 0.5
-        text = render.render_squid_conf(policy, squid_version=rng.choice("56"), for_chart=for_chart,
+        text = render.render_squid_conf(decide(policy, Report()), squid_version=rng.choice("567"), for_chart=for_chart,
                                         report=Report())
         if for_chart:
             text = fill_chart_templates(text)
@@ -380,7 +414,7 @@ def test_live_chart_values_config_runs(squid_bin: str, tmp_path: Path) -> None:
         auth=ir.AuthPolicy((ir.BasicAuthUser("alice", ir.Secret("pw-1"), S(3)),)),
         destinations=ir.DestPolicy(ir.MatchSubject.HOST, ir.Action.DENY, (
             pat(r"^ok\.test$", domain=ir.DomainMatch("ok.test")), pat(r"[{{]never")), S(4))))
-    chart_conf = render.render_squid_conf(policy, squid_version="6", for_chart=True, report=Report())
+    chart_conf = render.render_squid_conf(decide(policy, Report()), squid_version="6", for_chart=True, report=Report())
     values = yaml.safe_load(dump_values(render_values(policy, chart_conf, chart_version="0.9", report=Report())))
     text = fill_chart_templates(values["config"]["squid.conf"], port).replace(render.PASSWD_PATH, "@WORKDIR@/passwd")
     # The chart's pod binds every address; here, loopback only.
@@ -393,3 +427,247 @@ def test_live_chart_values_config_runs(squid_bin: str, tmp_path: Path) -> None:
         assert sq.request(f"http://ok.test:{origin}/")[0] == 407
         assert sq.request(f"http://ok.test:{origin}/", headers=basic("alice", "pw-1"))[0] == 200
         assert sq.request(f"http://no.test:{origin}/", headers=basic("alice", "pw-1"))[0] == 403
+
+
+# --------------------------------------------------------------------------- adversarial, both proxies
+#
+# Each case runs the REAL tinyproxy on a config and the REAL squid on what `convert` made of it (the
+# harness Lab: loopback only, every name mapped to 127.0.0.1) and sends the same raw requests to both.
+# A probe tinyproxy refuses and squid lets through is a failure unless convert reported that very
+# line non-exact with the code named in the case (a deliberate, documented difference).
+
+
+
+
+def _raw(port: int, request: str) -> tuple[int, str]:
+    """Send one raw request to a proxy on 127.0.0.1; (status, the whole answer head)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=8) as s:
+        s.sendall(request.encode("utf-8", "surrogateescape"))
+        data = b""
+        while b"\r\n\r\n" not in data and len(data) < 65536:
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    head = data.split(b"\r\n\r\n")[0].decode("latin-1")
+    parts = head.split(" ", 2)
+    return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0), head
+
+
+def _klass(status: int) -> str:
+    return {403: "denied", 407: "auth", 0: "no-answer"}.get(status, "allowed")
+
+
+@dataclass
+class Outcome:
+    results: list[tuple[str, int, int, str, str]]  # (request, tinyproxy status, squid status, tp head, sq head)
+    report: Report
+    squid_conf: str
+
+    def inexact(self, code: str, line: int | None = None) -> bool:
+        return any(d.code == code and d.status not in (None, Status.EXACT)
+                   and (line is None or (d.span is not None and d.span.line == line)) for d in self.report)
+
+
+
+
+def both(conf: str, files: dict[str, str], requests: list[str], *, hosts: tuple[str, ...] = (),
+         options: ConvertOptions | None = None) -> Outcome:
+    """``requests`` are raw request heads with ``@ORIGIN@`` for the Lab origin's port."""
+    with Lab(hosts=hosts) as lab:
+        for name, content in files.items():
+            lab.write(name, content)
+        path = lab.write("tinyproxy.conf", conf)
+        result = convert_file(path, options or ConvertOptions())
+        squid_conf = result.files["squid.conf"].text
+        tp = lab.start_tinyproxy(path.read_text())
+        sq = lab.start_squid(squid_conf)
+        out = []
+        for req in requests:
+            text = req.replace("@ORIGIN@", str(lab.origin_port)) + "\r\n\r\n"
+            a, ha = _raw(tp.port, text)
+            b, hb = _raw(sq.port, text)
+            out.append((req, a, b, ha, hb))
+        return Outcome(out, result.report, squid_conf)
+
+
+def get(host: str, path: str = "/", port: str = "@ORIGIN@") -> str:
+    return f"GET http://{host}:{port}{path} HTTP/1.0\r\nHost: {host}"
+
+
+def assert_never_widened(outcome: Outcome, accepted: dict[str, tuple[str, int | None]] | None = None) -> None:
+    """No probe tinyproxy refused is let through by squid, unless ``accepted[request]`` names the
+    (code, line) convert reported non-exact for it."""
+    for req, a, b, _ha, _hb in outcome.results:
+        if _klass(a) == "denied" and _klass(b) == "allowed":
+            why = (accepted or {}).get(req)
+            assert why is not None and outcome.inexact(*why), \
+                f"widened: {req!r}: tinyproxy {a}, squid {b}\n{outcome.squid_conf}"
+
+
+CFG = 'Port 8888\nTimeout 5\nFilter "@WORKDIR@/filter"\n'
+
+
+def test_both_tokenising_entries_keep_their_meaning(squid_bin: str) -> None:
+    """Quote (file name), option, comment, -i/+i and a trailing backslash (line continuation): each
+    entry means what it meant, and the entries after them still apply."""
+    flt = '"quoted\n\'single\n-dash\n#x\\\\#\nblocked\\.test$\nlast\\\\\n'
+    hosts = ("blocked.test", "ok.test", "www.blocked.test")
+    out = both(CFG + "FilterExtended Yes\n", {"filter": flt}, [get(h) for h in hosts], hosts=hosts)
+    assert [(_klass(a), _klass(b)) for _, a, b, _, _ in out.results] == [
+        ("denied", "denied"), ("allowed", "allowed"), ("denied", "denied")]
+    assert "ts_dest_host_re" in out.squid_conf and r"last[\]" in out.squid_conf
+
+
+def test_both_squid_regex_rewriting_cannot_widen_a_blocklist(squid_bin: str) -> None:
+    """squid strips a leading ^.* (so ^.*?x became ?x: skipped) and joins a list into (a)|(b) (an
+    unmatched ')' then closed the wrapper): both used to let tinyproxy's blocked hosts through."""
+    flt = "^zzz\nx)|^evil\n^.*?casino\n.*+poker\n"
+    hosts = ("evil.test", "mycasino.test", "bigpoker.test", "fine.test")
+    out = both(CFG + "FilterExtended Yes\n", {"filter": flt}, [get(h) for h in hosts], hosts=hosts)
+    assert [(_klass(a), _klass(b)) for _, a, b, _, _ in out.results] == [
+        ("denied", "denied"), ("denied", "denied"), ("denied", "denied"), ("allowed", "allowed")]
+
+
+def test_both_back_reference_allow_entry_fails_closed(squid_bin: str) -> None:
+    flt = "^(a)\\1\\.test$\n^ok\\.test$\n"
+    hosts = ("aa.test", "ok.test")
+    out = both(CFG + "FilterExtended Yes\nFilterDefaultDeny Yes\n", {"filter": flt}, [get(h) for h in hosts],
+               hosts=hosts)
+    assert [(_klass(a), _klass(b)) for _, a, b, _, _ in out.results] == [
+        ("allowed", "denied"), ("allowed", "allowed")]  # narrower, and reported:
+    assert out.inexact("TS281", 1)
+
+
+def test_both_case_sensitive_blocklist_never_widens_and_is_reported(squid_bin: str) -> None:
+    flt = "[[:upper:]]\n^casino\\.\n"
+    reqs = [get("Shop.test"), get("casino.test"), get("CASINO.test"), get("shop.test")]
+    out = both(CFG + "FilterExtended Yes\nFilterCaseSensitive Yes\n", {"filter": flt}, reqs,
+               hosts=("shop.test", "casino.test"))
+    got = [(_klass(a), _klass(b)) for _, a, b, _, _ in out.results]
+    assert got[:3] == [("denied", "denied"), ("denied", "denied"), ("denied", "denied")]
+    assert out.inexact("TS287", 1) and out.inexact("TS287", 2)  # narrower than tinyproxy: never `exact`
+    assert_never_widened(out)
+
+
+def test_both_ip_literal_hosts(squid_bin: str) -> None:
+    """squid tests [::1] with brackets and odd IPv4 spellings as dotted quads: an anchored IPv6
+    blocklist entry still blocks; an allowlist difference is reported on its line."""
+    block = both(CFG + "FilterExtended Yes\n", {"filter": "^::1$\n"}, [get("[::1]"), get("127.0.0.1")])
+    assert [(_klass(a), _klass(b)) for _, a, b, _, _ in block.results] == [
+        ("denied", "denied"), ("allowed", "allowed")]
+    reqs = [get("127.0.0.1"), get("2130706433"), get("0x7f.0.0.1")]
+    allow = both(CFG + "FilterExtended Yes\nFilterDefaultDeny Yes\n", {"filter": "^127\\.0\\.0\\.1$\n"}, reqs)
+    assert [_klass(a) for _, a, _, _, _ in allow.results] == ["allowed", "denied", "denied"]
+    assert_never_widened(allow, {reqs[1]: ("TS284", 1), reqs[2]: ("TS284", 1)})
+
+
+def test_both_trailing_dot_host_is_reported(squid_bin: str) -> None:
+    reqs = [get("api.allowed.test"), get("api.allowed.test.")]
+    out = both(CFG + "FilterDefaultDeny Yes\n", {"filter": "^api\\.allowed\\.test$\n"}, reqs,
+               hosts=("api.allowed.test",))
+    assert [_klass(a) for _, a, _, _, _ in out.results] == ["allowed", "denied"]
+    # the same destination, spelled with a dot: squid cannot see the dot; reported once on the Filter line
+    assert _klass(out.results[1][2]) == "allowed"
+    assert any(d.code == "TS286" and d.span is not None and d.span.line == 3 for d in out.report)
+
+
+def test_both_manager_path_is_no_bypass(squid_bin: str) -> None:
+    """A localhost client asking another host for /squid-internal-mgr/ meets the filter like any request."""
+    reqs = [get("evil.test", "/squid-internal-mgr/info"), get("ok.test", "/squid-internal-mgr/info")]
+    out = both(CFG + "FilterDefaultDeny Yes\n", {"filter": "^ok\\.test$\n"}, reqs, hosts=("evil.test", "ok.test"))
+    assert [(_klass(a), _klass(b)) for _, a, b, _, _ in out.results] == [
+        ("denied", "denied"), ("allowed", "allowed")]
+    assert "X-Served-By: origin" in out.results[1][4]
+
+
+def test_both_hardening_dst_comes_after_the_filter(squid_bin: str) -> None:
+    """A name the allowlist refuses gets its 403 without a DNS lookup (here DNS never answers, so a
+    lookup first would leave the client without an answer within the probe timeout)."""
+    reqs = [get("unresolvable.example"), get("ok.test")]
+    out = both(CFG + "FilterDefaultDeny Yes\n", {"filter": "^ok\\.test$\n"}, reqs, hosts=("ok.test",))
+    assert (out.results[0][1], out.results[0][2]) == (403, 403)
+    assert out.squid_conf.index("http_access deny !ts_dest") < out.squid_conf.index("http_access deny ts_deny_dst")
+
+
+def test_both_upstream_ipv4_any_matches_ip_literals_only(squid_bin: str) -> None:
+    conf = 'Port 8888\nTimeout 5\nupstream http 127.0.0.1:@PARENT_PORT@\nupstream none "0.0.0.0/0"\n'
+    reqs = [get("site.test"), get("127.0.0.1")]
+    out = both(conf, {}, reqs, hosts=("site.test",))
+    served = [("X-Served-By: parent" in ha, "X-Served-By: parent" in hb) for _, _, _, ha, hb in out.results]
+    assert served == [(True, True), (False, False)]
+
+
+def test_both_socks_upstream_fails_closed_unless_opted_in(squid_bin: str) -> None:
+    conf = 'Port 8888\nTimeout 5\nupstream socks5 127.0.0.1:9 ".corp.test"\n'
+    reqs = [get("www.corp.test"), get("site.test")]
+    out = both(conf, {}, reqs, hosts=("www.corp.test", "site.test"))
+    assert [("X-Served-By: origin" in ha, "X-Served-By: origin" in hb) for _, _, _, ha, hb in out.results] == [
+        (False, False), (True, True)]  # the SOCKS route fails in both (port 9 answers nothing)
+    opted = both(conf, {}, reqs[:1], hosts=("www.corp.test",), options=ConvertOptions(socks_direct=True))
+    assert "X-Served-By: origin" in opted.results[0][4] and opted.inexact("TS290", 3)
+
+
+def test_both_repeated_basic_auth_user_is_reported(squid_bin: str) -> None:
+    import base64
+
+    def auth(user: str, pw: str) -> str:
+        return "\r\nProxy-Authorization: Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
+
+    conf = "Port 8888\nTimeout 5\nBasicAuth alice old-pw\nBasicAuth alice new-pw\n"
+    reqs = [get("site.test") + auth("alice", "old-pw"), get("site.test") + auth("alice", "new-pw")]
+    with Lab(hosts=("site.test",)) as lab:
+        path = lab.write("tinyproxy.conf", conf)
+        result = convert_file(path, ConvertOptions())
+        sq_conf = result.files["squid.conf"].text.replace(render.PASSWD_PATH, str(lab.workdir / "passwd"))
+        lab.write("passwd", result.files["htpasswd"].text, 0o644)
+        tp, sq = lab.start_tinyproxy(conf), lab.start_squid(sq_conf)
+        got = []
+        for req in reqs:
+            text = req.replace("@ORIGIN@", str(lab.origin_port)) + "\r\n\r\n"
+            got.append((_klass(_raw(tp.port, text)[0]), _klass(_raw(sq.port, text)[0])))
+    assert got == [("allowed", "allowed"), ("allowed", "auth")]  # narrower, and reported:
+    assert any(d.code == "TS288" and d.span is not None and d.span.line == 4 for d in result.report)
+
+
+def test_both_connect_port_truncated_to_32_bits_like_tinyproxy(squid_bin: str) -> None:
+    """tinyproxy stores a ConnectPort in an int: 2**32 + port allows that port."""
+    with Lab() as lab:
+        port = lab.echo_port
+        conf = f"Port 8888\nTimeout 5\nConnectPort {2**32 + port}\n"
+        path = lab.write("tinyproxy.conf", conf)
+        result = convert_file(path, ConvertOptions())
+        tp, sq = lab.start_tinyproxy(conf), lab.start_squid(result.files["squid.conf"].text)
+        req = f"CONNECT 127.0.0.1:{port} HTTP/1.0\r\n\r\n"
+        other = f"CONNECT 127.0.0.1:{lab.origin_port} HTTP/1.0\r\n\r\n"
+        got = [(_raw(tp.port, r)[0], _raw(sq.port, r)[0]) for r in (req, other)]
+    assert got == [(200, 200), (403, 403)]
+
+
+def test_credential_add_header_is_a_placeholder_filled_from_the_secret(squid_bin: str, tmp_path: Path) -> None:
+    """AddHeader "Authorization" never lands in squid.conf or values.yaml; the Secret's value,
+    substituted verbatim for the placeholder, is what squid then sends."""
+    import yaml
+
+    conf = 'Port 8888\nAddHeader "Authorization" "Bearer s3cr3t-%-q\\\\"\nAddHeader "X-Env" "prod"\n'
+    src = tmp_path / "tinyproxy.conf"
+    src.write_text(conf)
+    result = convert_file(src, ConvertOptions())
+    for name in ("squid.conf", "values.yaml", "report.json", "report.md"):
+        assert "s3cr3t" not in result.files[name].text, name
+    secret = result.files["squid-header-secret.yaml"]
+    assert secret.mode == 0o600
+    values = yaml.safe_load(secret.text)["stringData"]
+    assert any(d.code == "TS285" and d.span is not None and d.span.line == 2 for d in result.report)
+    port = free_port()
+    text = result.files["squid.conf"].text.replace("http_port 8888", f"http_port 127.0.0.1:{port}")
+    for key, value in values.items():
+        text = text.replace(key, value)
+    with http_server("origin") as origin, run_squid(squid_bin, text, tmp_path, port=port,
+                                                     hosts={"site.test": "127.0.0.1"}) as sq:
+        status, _, body = sq.request(f"http://site.test:{origin}/")
+    got = body.decode().lower()
+    assert status == 200 and "authorization: bearer s3cr3t-%-q\\\\\n" in got and "x-env: prod\n" in got

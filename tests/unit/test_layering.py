@@ -170,11 +170,6 @@ _NOT_IN_BACK_ENDS = ("tinysquid.policy.passes", "tinysquid.tinyproxy", "tinysqui
 _BACK_END_MODULES = [m for m, _ in MODULES if m.startswith(("tinysquid.squid", "tinysquid.helm", "tinysquid.deploy"))]
 
 
-@pytest.mark.parametrize("module", [
-    pytest.param(m, marks=pytest.mark.xfail(
-        strict=True, reason="squid/render.py still decides client rules from policy.passes.cidrs while printing; "
-                            "the effective-policy IR work (fidelity) moves that into the passes"))
-    if m == "tinysquid.squid.render" else m
-    for m in _BACK_END_MODULES])
+@pytest.mark.parametrize("module", _BACK_END_MODULES)
 def test_back_ends_import_no_pass_and_no_front_end(module: str):
     assert _reaches(module, _NOT_IN_BACK_ENDS) == set()

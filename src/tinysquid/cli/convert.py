@@ -37,7 +37,7 @@ def convert(
     config: Annotated[Path, typer.Argument(help="The tinyproxy.conf to translate.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the results into.",
                                       show_default=False)],
-    squid_version: Annotated[str, typer.Option("--squid-version", help="Target squid major version: 5 or 6.")] = "6",
+    squid_version: Annotated[str, typer.Option("--squid-version", help="Target squid major version: 5, 6 or 7.")] = "6",
     chart_version: Annotated[str, typer.Option("--chart-version", help="Target chart line: 0.9 or 0.7.")] = "0.9",
     tinyproxy_version: Annotated[str, typer.Option(
         "--tinyproxy-version", help="Grammar of the input: 1.8, 1.10 or 1.11.")] = "1.11",
@@ -49,6 +49,8 @@ def convert(
     harden: Annotated[bool, typer.Option("--harden/--no-harden",
                                          help="Add deliberate narrowing (metadata range, manager, fd cap).")] = True,
     tighten: Annotated[bool, typer.Option("--tighten", help="Anchor unanchored legacy patterns (reported).")] = False,
+    socks_direct: Annotated[bool, typer.Option(
+        "--socks-direct", help="Let SOCKS upstream routes connect directly (default: they fail, closed).")] = False,
     fmt: Annotated[ReportFormat, typer.Option("--format", help="Report on stdout: table (stderr summary) or json.")] = ReportFormat.TABLE,
     kube_version: Annotated[str | None, typer.Option(
         "--kube-version", help="The cluster's Kubernetes version X.Y (picks service.trafficDistribution).",
@@ -76,6 +78,7 @@ def convert(
             replicas=replicas,
             zones=zones,
             spread_required=_spread(spread),
+            socks_direct=socks_direct,
         )
         _check_out_dir(out, force)
         result = core.convert_file(config, options)

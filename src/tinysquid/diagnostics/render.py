@@ -126,8 +126,13 @@ def print_summary(report: Report, console: Any, *, title: str = "translation rep
         console.print(summary)
     rows = [d for d in report if show_exact or d.status is not Status.EXACT]
     # One finding per block, linter style: the location stays whole and copy-pasteable at any
-    # terminal width, which a table column cannot promise.
+    # terminal width, which a table column cannot promise. A code repeated on many lines (one per
+    # filter entry) is shown PER_CODE times, then counted: every line is in report.json/report.md.
+    shown: dict[str, int] = {}
     for d in rows:
+        shown[d.code] = shown.get(d.code, 0) + 1
+        if shown[d.code] > PER_CODE:
+            continue
         style = _STATUS_STYLE.get(d.status, "red" if d.severity is Severity.ERROR else "")  # type: ignore[arg-type]
         label = str(d.status or d.severity)
         label = f"[{style}]{label}[/]" if style else label
@@ -136,6 +141,15 @@ def print_summary(report: Report, console: Any, *, title: str = "translation rep
             console.print(f"    [dim]→ {escape(d.consequence)}[/]")
         if d.hint:
             console.print(f"    [dim]hint: {escape(d.hint)}[/]")
+
+
+    for code, n in shown.items():
+        if n > PER_CODE:
+            console.print(f"[dim]… and {n - PER_CODE} more {code} findings (all of them are in report.md and "
+                          "report.json)[/]")
+
+
+PER_CODE = 20
 
 
 def write_human(report: Report, stream: IO[str]) -> None:

@@ -100,14 +100,42 @@ class ClientRule:
 
 
 @dataclass(frozen=True, slots=True)
+class AddressGate:
+    """A hostname Deny that the decided client sets cannot express: clients outside
+    ``admitted_before`` (``None`` = every address, i.e. the gate never applies) whose reverse-DNS
+    name matches ``rule`` are refused."""
+
+    rule: ClientRule
+    admitted_before: tuple[IPNetwork, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientDecisions:
+    """The EFFECTIVE client policy, computed by the ``decide_clients`` pass from ``rules``.
+
+    A client is refused iff it matches a gate, or is outside ``admitted`` (``None`` = every IPv4 and
+    IPv6 address; ``()`` = nobody). Networks are disjoint and never a ``/0`` (squid reads
+    ``0.0.0.0/0`` as ``all``). ``dropped_allows``: hostname Allow rules treated as never matching
+    (narrower); ``kept_forward``: the addresses kept for a well-known name (``localhost``).
+    """
+
+    admitted: tuple[IPNetwork, ...] | None
+    gates: tuple[AddressGate, ...] = ()
+    dropped_allows: tuple[ClientRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ClientPolicy:
     """Ordered client rules and the decision when none matches.
 
     No rules at all and ``default`` ALLOW = everyone is admitted (tinyproxy without Allow/Deny).
+    ``decided``: the effective address sets and gates (set by the ``decide_clients`` pass; back
+    ends print it and never re-derive it from ``rules``).
     """
 
     rules: tuple[ClientRule, ...] = ()
     default: Action = Action.ALLOW
+    decided: ClientDecisions | None = None
 
 
 # --------------------------------------------------------------------------- CONNECT ports
@@ -260,7 +288,7 @@ class AuthPolicy:
     """Every request (CONNECT included) needs the credentials of one of ``users``."""
 
     users: tuple[BasicAuthUser, ...]
-    realm: str = "Tinyproxy"
+    realm: str = ""  # the challenge's realm as the front end names it ("" = the back end's default)
 
 
 # --------------------------------------------------------------------------- headers
@@ -281,15 +309,17 @@ class HeaderPolicy:
 
     ``via``: add a Via header (``via_name`` as the proxy name, None = the host name).
     ``allow_only``: if not None, only these request header names are forwarded (case-insensitive).
-    ``client_ip_header``: add ``X-Tinyproxy: <client ip>``. The client's own X-Forwarded-For is
-    passed through untouched and none is added (``forwarded_for`` "passthrough").
+    ``client_ip_header``: the name of a header carrying the client's address added to every
+    forwarded request (None = none). ``forwarded_for``: what happens to X-Forwarded-For —
+    "passthrough" (the client's own header is forwarded untouched, none is added) is the only
+    value a front end sets today; a back end reports any value it cannot print.
     """
 
     via: bool = True
     via_name: str | None = None
     add: tuple[AddedHeader, ...] = ()
     allow_only: tuple[str, ...] | None = None
-    client_ip_header: bool = False
+    client_ip_header: str | None = None
     forwarded_for: str = "passthrough"
     origins: tuple[Span, ...] = ()
 
@@ -311,7 +341,7 @@ class Limits:
 class Hardening:
     """Deliberate narrowing the old proxy did not do (each reported as ``hardening``).
 
-    ``deny_destinations``: networks no request may reach (cloud metadata / link-local).
+    ``deny_destinations``: networks no request may reach (cloud metadata / link-local); disjoint.
     ``manager_localhost_only``: the proxy's own management pages answer only to localhost.
     ``max_filedescriptors``: explicit fd cap (0 = leave the runtime default).
     """

@@ -127,7 +127,7 @@ def _policy(lw: _Lowering, config: Config, port_stmt: Stmt, port: int) -> ir.Pol
         via_name=last["ViaProxyName"].args[0] if "ViaProxyName" in last else None,
         add=tuple(lw.add_headers),
         allow_only=_header_names([*lw.anonymous, *ANONYMOUS_IMPLICIT]) if lw.anonymous else None,
-        client_ip_header=bool(last["XTinyproxy"].args[0]) if "XTinyproxy" in last else False,
+        client_ip_header="X-Tinyproxy" if "XTinyproxy" in last and last["XTinyproxy"].args[0] else None,
         origins=tuple(lw.header_origins),
     )
     timeout = (last["Timeout"].args[0] & U32) if "Timeout" in last else 600
@@ -147,7 +147,7 @@ def _policy(lw: _Lowering, config: Config, port_stmt: Stmt, port: int) -> ir.Pol
                                  tuple(lw.connect_origins)),
         destinations=destinations,
         upstream=ir.UpstreamPolicy(tuple(routes)),
-        auth=ir.AuthPolicy(tuple(lw.users)) if lw.users else None,
+        auth=ir.AuthPolicy(tuple(lw.users), realm="Tinyproxy") if lw.users else None,
         headers=headers,
         limits=limits,
         sources=tuple(dict.fromkeys([config.path, *lw.st.sources])),
@@ -194,14 +194,17 @@ def _lower_acl(lw: _Lowering, s: Stmt) -> None:
 
 @_lowers("ConnectPort")
 def _lower_connect_port(lw: _Lowering, s: Stmt) -> None:
-    value, text = s.args
+    parsed, text = s.args
+    value = parsed & 0xFFFFFFFF  # add_connect_port_allowed(int port): strtoul's value cut to 32 bits
+    value = value - (1 << 32) if value >= 1 << 31 else value
+    truncated = f" (tinyproxy keeps the low 32 bits of {parsed})" if value != parsed else ""
     lw.any_connect = True
     lw.connect_origins.append(s.span)
     if 1 <= value <= 65535:
         lw.connect_ports.add(value)
-        lw.st.exact(f"ConnectPort {text} → CONNECT allowed to port {value}", s.span)
+        lw.st.exact(f"ConnectPort {text} → CONNECT allowed to port {value}{truncated}", s.span)
     else:
-        lw.st.exact(f"ConnectPort {text}: no CONNECT port is {value}; with no other ConnectPort, "
+        lw.st.exact(f"ConnectPort {text}{truncated}: no CONNECT port is {value}; with no other ConnectPort, "
                     "CONNECT is refused entirely", s.span)
 
 

@@ -32,7 +32,8 @@ def site_spec(st: LineFindings, text: str, *, none_rule: bool) -> tuple[Any, ...
             if spec.startswith("."):
                 return ("site", ir.SiteMatch(ir.SiteKind.SUBDOMAINS, spec[1:].lower()))
             return ("site", ir.SiteMatch(ir.SiteKind.EXACT_HOST, spec.lower()))
-        if spec.prefixlen == 0:  # hostspec_match quirk: a /0 spec matches every host [verified]
+        if spec.prefixlen == 0 and spec.version == 6:  # ::/0: an all-zero mask matches every host;
+            # an IPv4 /0 keeps the ::ffff:0:0/96 mask (fill_netmask_array adds 96 bits): IPv4 literals only
             return ("site", ir.SiteMatch(ir.SiteKind.ANY_HOST, str(spec)))
         return ("site", ir.SiteMatch(ir.SiteKind.IP_NETWORK, str(spec)))
     # 1.8.4 / 1.10.0 upstream_build + upstream_get: sites are strings, except IP/mask on none rules

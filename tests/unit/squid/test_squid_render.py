@@ -10,6 +10,7 @@ import pytest
 from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import Span, Status
 from tinysquid.policy import ir
+from tinysquid.policy.passes.cidrs import decide
 from tinysquid.squid import render
 from tinysquid.squid.render import canonical_domains, has_uppercase_literal, squid_token
 
@@ -27,6 +28,7 @@ BASE = ir.Policy(listener=ir.Listener(8888, origin=S(1)), sources=("tinyproxy.co
 
 def conf_of(policy: ir.Policy, *, for_chart: bool = False, version: str = "6") -> tuple[list[str], Report]:
     report = Report()
+    policy = decide(policy, report)  # the pass that writes the effective client sets into the IR
     text = render.render_squid_conf(policy, squid_version=version, for_chart=for_chart, report=report)
     return text.splitlines(), report
 
@@ -35,8 +37,12 @@ def directives(lines: list[str], prefix: str) -> list[str]:
     return [line for line in lines if line.startswith(prefix)]
 
 
+# Reported on every unhardened rendering / every non-empty filter; asserted in their own tests.
+_EVERYWHERE = {"TS289", "TS286"}
+
+
 def codes(report: Report) -> list[str]:
-    return [d.code for d in report]
+    return [d.code for d in report if d.code not in _EVERYWHERE]
 
 
 # --------------------------------------------------------------------------- skeleton
@@ -45,8 +51,11 @@ def codes(report: Report) -> list[str]:
 def test_empty_policy_admits_everyone_and_ends_with_deny_all() -> None:
     lines, report = conf_of(BASE)
     access = directives(lines, "http_access")
-    assert access == ["http_access allow localhost manager", "http_access deny manager",
+    assert access == ["http_access allow localhost manager ts_self_host ts_self_port",
+                      "http_access deny manager ts_self_host ts_self_port",
+                      "http_access allow localhost ts_cache_object", "http_access deny ts_cache_object",
                       "http_access allow all", "http_access deny all"]
+    assert "http_access allow localhost ts_cache_object" not in conf_of(BASE, version="7")[0]  # 7: no such scheme
     assert "http_port 8888" in lines
     assert "cache deny all" in lines
     assert "forwarded_for transparent" in lines
@@ -166,7 +175,7 @@ def test_client_hostname_allow_is_dropped_and_deny_is_a_suffix_gate() -> None:
     assert access.index("http_access deny !ts_clients_before_1 ts_client_name_1") < access.index(
         "http_access deny !ts_clients")
     assert codes(report) == ["TS251", "TS250"]
-    assert [d.span.line for d in report] == [3, 4]
+    assert [d.span.line for d in report if d.code not in _EVERYWHERE] == [3, 4]
 
 
 # --------------------------------------------------------------------------- auth, ports, order
@@ -176,7 +185,7 @@ def test_pipeline_order_manager_clients_auth_ports_hardening_filter() -> None:
     policy = replace(
         BASE,
         clients=ir.ClientPolicy((ir.ClientRule(ir.Action.ALLOW, net("10.0.0.0/8"), S(2)),), ir.Action.DENY),
-        auth=ir.AuthPolicy((ir.BasicAuthUser("alice", ir.Secret("pw"), S(3)),)),
+        auth=ir.AuthPolicy((ir.BasicAuthUser("alice", ir.Secret("pw"), S(3)),), realm="Tinyproxy"),
         connect=ir.ConnectPolicy(frozenset({443}), (S(4),)),
         destinations=ir.DestPolicy(ir.MatchSubject.HOST, ir.Action.DENY, (
             ir.DestPattern("x", False, ir.PatternSyntax.BRE, "x", S(6), ir.DomainMatch("x.test")),), S(5)),
@@ -184,13 +193,16 @@ def test_pipeline_order_manager_clients_auth_ports_hardening_filter() -> None:
     )
     lines, report = conf_of(policy)
     assert directives(lines, "http_access") == [
-        "http_access allow localhost manager",
-        "http_access deny manager",
+        "http_access allow localhost manager ts_self_host ts_self_port",
+        "http_access deny manager ts_self_host ts_self_port",
+        "http_access allow localhost ts_cache_object",
+        "http_access deny ts_cache_object",
         "http_access deny !ts_clients",
         "http_access deny !ts_auth",
         "http_access deny CONNECT !ts_connect_ports",
+        "http_access deny !ts_dest_domains",  # the filter first: a refusal never waits on DNS
         "http_access deny ts_deny_dst",
-        "http_access allow ts_dest_domains",
+        "http_access allow all",
         "http_access deny all",
     ]
     assert "auth_param basic program /usr/lib/squid/basic_ncsa_auth /etc/squid/passwd" in lines
@@ -237,7 +249,7 @@ def test_allowlist_domains_regex_and_subdomains_only() -> None:
     assert r"acl ts_dest_host_re dstdom_regex -n -i \.example\.org$ ^api[0-9]+\.svc$" in lines
     assert r"acl ts_dest_host_re dstdom_regex -n ^cs\.svc$" in lines
     assert directives(lines, "http_access")[-3:] == [
-        "http_access allow ts_dest_domains", "http_access allow ts_dest_host_re", "http_access deny all"]
+        "http_access deny !ts_dest_domains !ts_dest_host_re", "http_access allow all", "http_access deny all"]
     assert codes(report) == ["TS257"]  # the case-sensitive one: squid lower-cases hosts first
 
 
@@ -273,7 +285,7 @@ def test_case_sensitive_uppercase_host_pattern() -> None:
     block = replace(allow, destinations=replace(allow.destinations, default=ir.Action.ALLOW))
     lines, report = conf_of(block)
     assert "acl ts_dest_host_re dstdom_regex -n -i Foo" in lines  # blocks more, never less
-    assert codes(report) == ["TS256"]
+    assert codes(report) == ["TS287"]
 
 
 @pytest.mark.parametrize("regex", ["a{{", "(?i)x", "a(b", "[z-a]"])
@@ -289,14 +301,17 @@ def test_invalid_regex_is_an_input_error_not_a_silent_skip(regex: str, default: 
 
 
 @pytest.mark.parametrize(("regex", "token"), [
-    ('"x', '["]x'), ("-x", "[-]x"), ("+i", "[+]i"), ("#x", "[#]x"), ("a b", "a[[:space:]]b"), ("ok", "ok")])
+    ('"x', '["]x'), ("-x", "[-]x"), ("+i", "[+]i"), ("#x", "[#]x"), ("a b", "a\\ b"), ("ok", "ok"),
+    ("'x", "[']x"), ("^.*?x", "^.{0,}?x"), (".*+x", ".{0,}+x"), (".*", ".*"), ("a)|b", "a\\)|b"),
+    ("x\\\\", "x[\\]"), ("a ", "a\\ {1}"), ("a\tb", "a\\\tb"), ("\u00e9t\u00e9", "\u00e9t\u00e9")])
 def test_squid_token(regex: str, token: str) -> None:
     assert squid_token(regex) == token
 
 
 def test_uppercase_detection_ignores_class_names() -> None:
     assert has_uppercase_literal("Foo")
-    assert not has_uppercase_literal("[[:upper:]]x")
+    assert not has_uppercase_literal("[[:alpha:]]x")
+    assert has_uppercase_literal("[[:upper:]]x")  # squid lower-cases the host: it never matches
 
 
 def test_long_lists_are_split_below_the_line_limit() -> None:
@@ -316,7 +331,7 @@ def test_long_lists_are_split_below_the_line_limit() -> None:
 def test_headers() -> None:
     policy = replace(BASE, headers=ir.HeaderPolicy(
         via=False, via_name="edge proxy", add=(ir.AddedHeader("X-Env", 'a "b" 100%', S(2)),),
-        client_ip_header=True))
+        client_ip_header="X-Tinyproxy"))
     lines, report = conf_of(policy)
     assert "via off" in lines
     assert "visible_hostname edge-proxy" in lines
@@ -372,7 +387,7 @@ def test_upstream_first_match_order() -> None:
     ]
     assert directives(lines, "always_direct") == ["always_direct allow ts_up_site_1"]
     assert directives(lines, "never_direct") == ["never_direct allow ts_up_site_2", "never_direct allow all"]
-    assert codes(report) == []
+    assert codes(report) == ["TS262", "TS262"]  # both host sites: a trailing-dot host is routed like the host
 
 
 def test_upstream_direct_after_parent_keeps_parent_precedence() -> None:
@@ -402,8 +417,8 @@ def test_upstream_socks_is_unsupported_and_fails_closed() -> None:
     assert not any(line.startswith("cache_peer ") for line in lines)
     assert not any("sibling" in line or "socks5 1080" in line for line in lines if not line.startswith("#"))
     assert "never_direct allow ts_up_site_1" in lines
-    assert codes(report) == ["TS260"]
-    assert next(iter(report)).status is Status.UNSUPPORTED
+    assert [c for c in codes(report) if c != "TS262"] == ["TS260"]
+    assert next(d for d in report if d.code == "TS260").status is Status.UNSUPPORTED
 
 
 def test_upstream_credentials_are_a_placeholder() -> None:
@@ -434,7 +449,7 @@ def test_allow_localhost_keeps_its_forward_addresses() -> None:
     ), ir.Action.DENY))
     lines, report = conf_of(policy)
     assert "acl ts_clients src 10.0.0.0/8 127.0.0.1 ::1" in lines
-    [finding] = list(report)
+    [finding] = [d for d in report if d.code not in _EVERYWHERE]
     assert finding.code == "TS250" and "127.0.0.1 and ::1" in finding.message
 
 
@@ -530,4 +545,20 @@ def test_upstream_port_zero_is_a_null_route() -> None:
     assert directives(lines, "cache_peer ") == ["cache_peer p parent 3128 0 no-query no-digest name=ts_peer_2"]
     assert "never_direct allow ts_up_site_1" in lines
     assert "cache_peer_access ts_peer_2 deny ts_up_site_1" in lines
-    assert codes(report) == ["TS263"]
+    assert [c for c in codes(report) if c != "TS262"] == ["TS263"]
+
+
+def test_rendered_once_chart_copy_drops_entry_comments_and_line_breaks_never_reach_a_comment() -> None:
+    entries = tuple(ir.DestPattern(f"^h{i}\\.test$", False, ir.PatternSyntax.BRE, f"^h{i}\\.test$ \u2028\u0085\ufeff",
+                                   Span("filter", i)) for i in range(1, 4))
+    policy = replace(BASE, destinations=ir.DestPolicy(ir.MatchSubject.HOST, ir.Action.DENY, entries, S(8)))
+    report = Report()
+    plain, chart = render.render_squid_confs(policy, report=report)
+    assert plain == render.render_squid_conf(policy, report=Report())
+    assert chart == render.render_squid_conf(policy, for_chart=True, report=Report())
+    assert [line for line in plain.splitlines() if line.startswith("# filter:")] == [
+        f"# filter:{i} ^h{i}\\.test$ ???" for i in range(1, 4)]
+    assert "filter:" not in chart and "^h2\\.test$" in chart
+    for text in (plain, chart):
+        assert not any(c in text for c in "\u2028\u2029\u0085\ufeff\x00\x01\x02\x03")
+    assert [d.code for d in report].count("TS286") == 1  # one rendering: findings once

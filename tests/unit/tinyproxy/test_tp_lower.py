@@ -285,7 +285,7 @@ def test_headers_limits_auth(tmp_path):
     policy, report = load(tmp_path, text)
     assert policy.limits.idle_timeout == 600 and policy.limits.max_clients == 50
     h = policy.headers
-    assert (h.via, h.via_name, h.client_ip_header) == (False, "edge", True)
+    assert (h.via, h.via_name, h.client_ip_header) == (False, "edge", "X-Tinyproxy")
     assert h.add == (ir.AddedHeader("X-A", "1", h.add[0].origin),)
     assert h.allow_only == ("Host", "User-Agent", "Content-Length", "Content-Type")
     assert [u.user for u in policy.auth.users] == ["alice"]

@@ -49,6 +49,71 @@ CODES: tuple[CodeInfo, ...] = (
              "tinyproxy tests the host as the client spelled it; squid lower-cases it first. The destination "
              "is the same host either way (DNS names are case-insensitive).",
              None, A),
+    CodeInfo("TS281", "dest-allow-entry-not-representable", W,
+             "An allowlist pattern cannot be written as a squid.conf token with the same meaning; it is "
+             "not carried over.",
+             "Back-references (squid joins the patterns of one ACL into (a)|(b) and renumbers groups), "
+             "whitespace inside a bracket expression, control or YAML line-break characters and squid's "
+             "${…} macros have no squid.conf spelling. Dropping an allow entry only refuses more.",
+             "Rewrite the pattern without these constructs.", U),
+    CodeInfo("TS282", "dest-block-entry-not-representable", E,
+             "A blocklist pattern cannot be written as a squid.conf token with the same meaning.",
+             "Dropping a blocklist entry would let its hosts through, so convert stops.",
+             "Rewrite the pattern without back-references, whitespace inside brackets, control or "
+             "line-break characters and ${…} macros.", None),
+    CodeInfo("TS283", "dest-block-entry-widened", W,
+             "A blocklist pattern holds a character squid.conf or values.yaml cannot carry; it now blocks "
+             "any non-ASCII byte in that place.",
+             "Control characters end a squid.conf line and U+2028/U+2029/U+0085/BOM are line breaks for "
+             "YAML/Go (every Helm render would fail). Both proxies match bytes (C locale), so [^!-~] per "
+             "byte matches a superset: the entry blocks more, never less.",
+             "Remove the character from the filter entry.", A),
+    CodeInfo("TS284", "dest-ip-literal-canonicalised", W,
+             "A host pattern decides some IP-address hosts differently: squid tests the canonical address.",
+             "squid rewrites 2130706433, 0x7f.0.0.1, 127.1 and ::ffff:127.0.0.1 to 127.0.0.1 and writes "
+             "IPv6 hosts compressed, lower-case and in brackets ([::1]) before any ACL sees them; "
+             "tinyproxy tests the address as the client spelled it (checked on sample spellings).",
+             "Match IP destinations with anchored dotted-quad patterns, or deny IP-literal requests.", A),
+    CodeInfo("TS285", "header-credential-placeholder", W,
+             "An AddHeader value that is a credential (Authorization, Cookie, tokens, keys) is written as a "
+             "placeholder; the value is in squid-header-secret.yaml (mode 0600).",
+             "Secrets never appear in squid.conf or values.yaml; squid sends the placeholder until it is "
+             "replaced.",
+             "Substitute the placeholder at deploy time from the Secret (helm-secrets/SOPS, the ArgoCD "
+             "Vault Plugin, or a post-renderer); write a literal % as %%.", A),
+    CodeInfo("TS286", "dest-trailing-dot-stripped", I,
+             "A filter entry can decide a host written with a trailing dot differently: squid removes "
+             "trailing dots before matching ('api.example.com.' is decided as 'api.example.com').",
+             "tinyproxy matched the host with its trailing dot, so an anchored pattern (…com$) refused it "
+             "where squid now admits it (same destination: DNS treats both names alike), and a pattern "
+             "matching the dot blocked it where squid no longer does. Reported on every entry with an end "
+             "anchor or an atom that can match the final dot.",
+             "Accept it (the destination is the same host), or block trailing-dot requests at the client.", None),
+    CodeInfo("TS287", "dest-block-case-folded", W,
+             "A case-sensitive blocklist pattern now blocks the host in every spelling of its case.",
+             "squid lower-cases the host before any ACL; the pattern is matched case-insensitively so it "
+             "never blocks fewer hosts than tinyproxy did (only more).",
+             "Write blocklist host patterns in lower case and set FilterCaseSensitive off.", A),
+    CodeInfo("TS288", "auth-user-repeated", W,
+             "A BasicAuth user is listed more than once; squid's htpasswd keeps only the first password.",
+             "tinyproxy accepts every password listed for the user (password rotation); basic_ncsa_auth "
+             "keeps one entry per user, so the later passwords are refused (407).",
+             "Keep one BasicAuth line per user, or finish the rotation before cutover.", A),
+    CodeInfo("TS289", "manager-self-only", I,
+             "squid's own cache-manager pages answer only to localhost on the proxy's own name and port "
+             "(the metrics sidecar needs them), also with --no-harden.",
+             "tinyproxy had no such pages; every other /squid-internal-mgr/ URL is ordinary traffic "
+             "that passes the client rules, auth and the filter like any request.",
+             None, A),
+    CodeInfo("TS290", "upstream-socks-direct", W,
+             "A SOCKS upstream goes DIRECT (explicit --socks-direct).",
+             "squid has no SOCKS parent; with --socks-direct the requests of this route connect directly "
+             "instead of failing, leaving through the proxy's own egress.",
+             "Drop --socks-direct to make them fail closed, or run an HTTP-to-SOCKS bridge sidecar.", A),
+    CodeInfo("TS292", "ir-field-not-printed", W,
+             "A policy setting has no squid form in this back end and is not carried over.",
+             "Every field of the policy is either printed or reported; this one could not be printed.",
+             "Check the setting named in the finding's subject.", U),
     # ----------------------------------------------------------------- upstream
     CodeInfo("TS260", "upstream-socks-unsupported", W,
              "A SOCKS upstream has no squid equivalent (cache_peer is HTTP only).",

@@ -12,13 +12,16 @@ if TYPE_CHECKING:
 
 
 def run_passes(policy: ir.Policy, options: ConvertOptions, report: Report) -> ir.Policy:
-    """Run every pass in order: collapse CIDRs, recognise literal domains, lint legacy holes,
-    tighten (opt-in), harden (opt-out)."""
-    from tinysquid.policy.passes import cidrs, domains, harden, legacy
+    """Run every pass in order: collapse CIDRs, decide the effective client sets, recognise literal
+    domains, lint legacy holes, tighten (opt-in), SOCKS routes direct (opt-in), harden (opt-out)."""
+    from tinysquid.policy.passes import cidrs, domains, harden, legacy, upstream
 
     policy = cidrs.collapse_cidrs(policy, report)
+    policy = cidrs.decide(policy, report)
     policy = domains.recognize_domains(policy, report)
     policy = legacy.lint_legacy_holes(policy, report, tighten=options.tighten)
+    if options.socks_direct:
+        policy = upstream.socks_direct(policy, report)
     if options.harden:
         policy = harden.harden(policy, report, squid_version=str(options.squid_version))
     return policy

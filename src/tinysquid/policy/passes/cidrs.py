@@ -265,3 +265,31 @@ def collapse_cidrs(policy: ir.Policy, report: Report) -> ir.Policy:
     if len(out) == len(rules):
         return policy
     return replace(policy, clients=replace(policy.clients, rules=tuple(out)))
+
+
+def _nets(addresses: AddressSet) -> tuple[ir.IPNetwork, ...] | None:
+    return None if addresses.is_everything() else tuple(addresses.networks())
+
+
+def decide(policy: ir.Policy, report: Report) -> ir.Policy:
+    """Write the effective client decision into ``policy.clients.decided`` (see
+    :class:`~tinysquid.policy.ir.ClientDecisions`); report every hostname Allow that is not carried
+    over (TS250: no back end can resolve a client name per request)."""
+    clients = policy.clients
+    if not clients.rules:
+        everyone: tuple[ir.IPNetwork, ...] | None = None if clients.default is ir.Action.ALLOW else ()
+        return replace(policy, clients=replace(clients, decided=ir.ClientDecisions(everyone)))
+    d = decide_clients(clients)
+    for rule in d.dropped_allows:
+        assert isinstance(rule.match, ir.ClientHostname)
+        known = KNOWN_NAMES.get(rule.match.name.lower())
+        if known is not None:
+            addrs = " and ".join(str(n.network_address) for n in known)
+            report.add(make("TS250", f"Allow {rule.match.name} admits {addrs} (its /etc/hosts addresses); the "
+                            "reverse-DNS suffix match is not carried over", source="convert", span=rule.origin))
+            continue
+        report.add(make("TS250", f"Allow {rule.match.name} (hostname) is not carried over; clients admitted "
+                        "only through it are refused", source="convert", span=rule.origin))
+    gates = tuple(ir.AddressGate(g.rule, _nets(g.admitted_before)) for g in d.gates)
+    decided = ir.ClientDecisions(_nets(d.admitted), gates, d.dropped_allows)
+    return replace(policy, clients=replace(clients, decided=decided))

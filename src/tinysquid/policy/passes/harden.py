@@ -53,5 +53,8 @@ def harden(policy: ir.Policy, report: Report, *, squid_version: str) -> ir.Polic
         "TS302", f"max_filedescriptors {fds}", source="convert", subject="hardening.max_filedescriptors",
         consequence=f"squid serves at most about {fds // 2} concurrent tunnels per pod",
         data={"max_filedescriptors": fds}))
-    return replace(policy, hardening=ir.Hardening(deny_destinations=METADATA_NETWORKS,
+    from tinysquid.policy.passes.cidrs import AddressSet
+
+    disjoint = tuple(AddressSet.of(METADATA_NETWORKS).networks())  # widest first, never overlapping
+    return replace(policy, hardening=ir.Hardening(deny_destinations=disjoint,
                                                   manager_localhost_only=True, max_filedescriptors=fds))

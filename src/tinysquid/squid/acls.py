@@ -1,0 +1,508 @@
+"""squid's lexical and regex rules, in one place: what each destination entry becomes in squid.conf.
+
+Every ACL value the squid back end writes for a destination filter entry comes from
+:func:`dest_acl_values` (the renderer only groups the values into ``acl`` lines). The rules below
+are read from squid's own source (5.7, 6.13 and 7.x agree on all of them) and each is proven
+against the real squid 5.7 in ``tests/integration/test_squid_render_live.py``.
+
+How squid reads a value (``src/cache_cf.cc``, ``src/ConfigParser.cc``)
+------------------------------------------------------------------------
+* Lines are read with ``fgets(BUFSIZ=8192)``: a longer line is cut into two "lines". A line whose
+  last character is ``\\`` is joined with the next non-blank, non-comment line (leading blanks of
+  that line dropped, no separator). ``${process_name}``, ``${process_number}`` and ``${service_name}``
+  are expanded in every line.
+* Tokens are split on `` \\t\\r\\n`` only (``w_space``). A token starting with ``"`` or ``'`` names a
+  file to read the values from; a token starting with ``#`` ends the line (a comment). Before the
+  first value, tokens starting with ``-`` are ACL options (``-n``, ``-i``…; unknown ones are fatal);
+  in a regex ACL the exact tokens ``-i`` / ``+i`` switch case sensitivity anywhere in the list.
+* Regex ACL values are read with ``RecognizeQuotedPair_``: ``\\`` plus the next character always
+  stay in the token (so ``\\ `` keeps a space inside it) and reach ``regcomp`` unchanged; a ``\\`` at
+  the end of the line is fatal.
+
+How squid compiles a regex ACL (``src/acl/RegexData.cc``)
+---------------------------------------------------------
+* ``removeUnnecessaryWildcards``: a leading ``^.*`` is dropped, then every leading ``.*`` pair
+  (``.*?x`` would become ``?x``). The value ``.*`` itself is kept. Nothing is stripped at the end.
+* All values of one ``acl`` line (up to ~1 KiB of them) are joined into ``(v1)|(v2)|…`` and
+  compiled with ``regcomp(REG_EXTENDED | REG_NOSUB [| REG_ICASE])``: a back-reference ``\\N`` then
+  names another value's group, and an unmatched ``)`` (a literal on its own) closes the wrapper.
+* If the joined expression fails, each value is compiled alone; one that fails is skipped with an
+  ERROR line (5.7) and squid runs without it.
+
+What each ``acl_type`` tests
+----------------------------
+* ``dstdomain`` (``src/acl/DomainData.cc``): the request's host, lower-cased, any trailing dots
+  removed by the URL parser; a value ``.x`` matches ``x`` and every ``*.x``; ``-n`` = never the
+  reverse-DNS name of an IP-literal host.
+* ``dstdom_regex``: a regex search (as above) in the same host string. An IP-literal host is
+  canonicalised first: ``2130706433``, ``0x7f.0.0.1``, ``127.1`` and ``[::ffff:127.0.0.1]`` are all
+  ``127.0.0.1``; an IPv6 host is written compressed, lower-case and in brackets, ``[::1]``.
+* ``url_regex`` (``src/acl/UrlRegex.cc``): a regex search in the normalised absolute URL (scheme and
+  host lower-cased, default port dropped, trailing host dots removed), %XX-decoded
+  (``rfc1738_unescape``) first; for CONNECT it is ``host:port``.
+
+tinyproxy instead searches the host (or URL) exactly as the client wrote it, so lower-casing, the
+trailing dot and IP canonicalisation are differences no value can undo: they are reported
+(:func:`dest_findings`), never called exact.
+
+So that ``proof`` and the renderer can reason about exactly what squid compiles, every regex value
+returned here is a fixed point of squid's rewriting: :func:`squid_compiled` (the string squid hands
+to ``regcomp`` for a value) returns it unchanged, and it compiles on its own and inside the
+``(a)|(b)`` join with the same meaning.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tinysquid.diagnostics import InputError, Report
+from tinysquid.diagnostics.model import Diagnostic, make
+from tinysquid.policy import ir
+from tinysquid.squid import posix
+
+SOURCE = "convert"
+MAX_VALUE = 1000  # squid skips a regex over BUFSIZ-1; our lines stay < 2000 characters
+
+DSTDOMAIN, DSTDOM_REGEX, URL_REGEX = "dstdomain", "dstdom_regex", "url_regex"
+
+
+@dataclass(frozen=True, slots=True)
+class AclValue:
+    """One value of one squid ACL: ``acl NAME {acl_type} {flags…} {value}``.
+
+    ``value`` is the token exactly as written in squid.conf; ``flags`` the ACL options written
+    before the values of its line (``-n``: no reverse DNS; ``-i``: case-insensitive regex).
+    """
+
+    acl_type: str
+    value: str
+    flags: tuple[str, ...] = ()
+
+
+class Unrepresentable(ValueError):
+    """A regex that no squid.conf token can carry with the same meaning (the message says why)."""
+
+
+# --------------------------------------------------------------------------- the ERE lexer
+
+_MACROS = ("${process_name}", "${process_number}", "${service_name}")
+
+
+def _bracket_end(ere: str, i: int) -> int:
+    """Index just past the bracket expression starting at ``ere[i] == '['`` (POSIX rules)."""
+    j = i + 1
+    if j < len(ere) and ere[j] == "^":
+        j += 1
+    if j < len(ere) and ere[j] == "]":
+        j += 1
+    while j < len(ere):
+        c = ere[j]
+        if c == "[" and j + 1 < len(ere) and ere[j + 1] in ":=.":
+            close = ere.find(ere[j + 1] + "]", j + 2)
+            if close < 0:
+                raise Unrepresentable("unterminated [: :] / [= =] / [. .] in a bracket expression")
+            j = close + 2
+            continue
+        if c == "]":
+            return j + 1
+        j += 1
+    raise Unrepresentable("unterminated bracket expression")
+
+
+def tokens(ere: str) -> list[tuple[str, str]]:
+    """Split a (compiling) ERE into lexical units: ``esc`` (``\\x``), ``bracket``, ``open``,
+    ``close``, ``char`` (anything else, anchors and operators included)."""
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(ere):
+        c = ere[i]
+        if c == "\\" and i + 1 < len(ere):
+            out.append(("esc", ere[i:i + 2]))
+            i += 2
+        elif c == "[":
+            end = _bracket_end(ere, i)
+            out.append(("bracket", ere[i:end]))
+            i = end
+        elif c == "(":
+            out.append(("open", c))
+            i += 1
+        elif c == ")":
+            out.append(("close", c))
+            i += 1
+        else:
+            out.append(("char", c))
+            i += 1
+    return out
+
+
+def _unsafe_char(c: str) -> str | None:
+    """Why ``c`` may not appear in squid.conf / values.yaml, or None."""
+    o = ord(c)
+    if c == "\t":
+        return None
+    if o < 0x20 or o == 0x7F:
+        return f"the control character U+{o:04X} would end or corrupt the squid.conf line"
+    if 0x80 <= o <= 0x9F or c in "\u2028\u2029\ufeff":
+        return (f"U+{o:04X} is a line break or control character for YAML/Go: it would break every "
+                "Helm render of values.yaml")
+    if 0xD800 <= o <= 0xDFFF:
+        return "the pattern holds bytes that are not UTF-8; values.yaml must be UTF-8"
+    if o in (0xFFFE, 0xFFFF):
+        return f"U+{o:04X} is not a character"
+    return None
+
+
+_ANY_BYTE_BUT_PRINTABLE = "[^!-~]"  # squid and tinyproxy run regcomp in the C locale: one byte
+
+
+def _byte_len(c: str) -> int:
+    return 1 if 0xD800 <= ord(c) <= 0xDFFF else len(c.encode("utf-8"))
+
+
+_PLAIN = re.compile(r"[!%&*+,./0-9:;<=>?@A-Z\\^_`a-z|}{~$()-]+")
+_BACKREF = re.compile(r"\\[1-9]")
+
+
+def _plain(ere: str) -> bool:
+    """A fast path: printable ASCII, no bracket expression, nothing any rule below rewrites."""
+    if not _PLAIN.fullmatch(ere) or ere[0] in "-+" or ere.startswith((".*", "^.*")) or "${" in ere:
+        return False
+    if ere.endswith("\\") or _BACKREF.search(ere):
+        return False
+    depth, i = 0, 0
+    while i < len(ere):
+        c = ere[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            if depth == 0:
+                return False
+            depth -= 1
+        i += 1
+    return len(ere) <= MAX_VALUE
+
+
+def regex_token(ere: str, *, widened: list[str] | None = None) -> str:
+    """``ere`` as one squid.conf regex token that squid compiles to the same matcher.
+
+    Rewrites (each keeps the meaning under glibc's ERE rules, verified with the real squid):
+    a space or tab outside brackets → ``\\ `` / ``\\<tab>`` (squid keeps a ``\\``-pair in the token,
+    glibc reads it as the literal); a trailing space → ``\\ {1}`` (squid trims trailing blanks);
+    an unmatched ``)`` → ``\\)`` (it would close squid's ``(…)|(…)`` wrapper); a leading ``^.*`` /
+    ``.*`` → ``^.{0,}`` / ``.{0,}`` (squid would strip them, turning ``.*?x`` into ``?x``); a first
+    character ``"`` ``'`` ``#`` ``-`` ``+`` → a one-character bracket (file name, comment, option,
+    ``-i``/``+i``); a final ``\\\\`` → ``[\\]`` (a line ending in ``\\`` joins the next one).
+
+    ``widened``: given (a blocklist), a character squid.conf/YAML cannot carry outside a bracket
+    becomes ``[^!-~]`` per byte (any byte but printable ASCII: both proxies match bytes in the C
+    locale), so the value matches a superset; each such character is appended to the list.
+
+    Raises:
+        Unrepresentable: back-references (squid's join renumbers groups), whitespace inside a
+            bracket, characters squid.conf or YAML cannot carry, squid macros, over-long values.
+    """
+    if _plain(ere):
+        return ere
+    parts: list[str] = []
+    depth = 0
+    toks = tokens(ere)
+    for kind, text in toks:
+        if kind == "esc":
+            if text[1] in "123456789":
+                raise Unrepresentable("a back-reference: squid joins the values of one ACL into "
+                                      "(a)|(b), so \\N would name another value's group")
+            bad = _unsafe_char(text[1])
+            if bad and widened is not None:
+                widened.append(text[1])
+                parts.append(_ANY_BYTE_BUT_PRINTABLE * _byte_len(text[1]))
+                continue
+            if bad:
+                raise Unrepresentable(bad)
+            parts.append(text)
+        elif kind == "bracket":
+            if " " in text or "\t" in text:
+                raise Unrepresentable("whitespace inside a bracket expression has no squid.conf spelling")
+            for c in text:
+                bad = _unsafe_char(c)
+                if bad:
+                    raise Unrepresentable(bad)
+            parts.append(text)
+        elif kind == "open":
+            depth += 1
+            parts.append(text)
+        elif kind == "close":
+            if depth == 0:
+                parts.append("\\)")
+            else:
+                depth -= 1
+                parts.append(text)
+        else:
+            bad = _unsafe_char(text)
+            if bad and widened is not None:
+                widened.append(text)
+                parts.append(_ANY_BYTE_BUT_PRINTABLE * _byte_len(text))
+                continue
+            if bad:
+                raise Unrepresentable(bad)
+            parts.append("\\" + text if text in " \t" else text)
+    if parts and parts[-1] in ("\\ ", "\\\t"):
+        parts.append("{1}")
+    if parts and parts[-1] == "\\\\":
+        parts[-1] = "[\\]"
+    token = "".join(parts)
+    if token.startswith("^.*"):
+        token = "^.{0,}" + token[3:]
+    elif token.startswith(".*") and token != ".*":
+        token = ".{0,}" + token[2:]
+    if token and token[0] in "\"'#-+":
+        token = f"[{token[0]}]{token[1:]}"
+    if "${" in token and any(m in token for m in _MACROS):
+        raise Unrepresentable("squid expands ${process_name}/${process_number}/${service_name} in every line")
+    if len(token) > MAX_VALUE:
+        raise Unrepresentable(f"longer than {MAX_VALUE} characters once written for squid")
+    error = posix.ere_error(token, icase=False)
+    if error is not None:  # a rewrite squid would not compile: never emit it
+        raise Unrepresentable(f"its squid.conf spelling {token!r} does not compile ({error})")
+    return token
+
+
+_DOMAIN_VALUE = re.compile(r"[a-z0-9_][a-z0-9_.-]*")
+
+
+def host_equals_value(name: str, *, subdomains: bool = False) -> AclValue:
+    """A value matching the host ``name`` (and, with ``subdomains``, every ``*.name``), case-
+    insensitively: ``dstdomain -n`` when the name is a plain DNS name, else an anchored
+    ``dstdom_regex -n -i`` (a dstdomain token starting with a quote would name a file, with ``-``
+    an option, with ``#`` a comment).
+
+    Raises:
+        Unrepresentable: as :func:`regex_token`.
+    """
+    name = name.lower().strip(".")
+    if _DOMAIN_VALUE.fullmatch(name):
+        return AclValue(DSTDOMAIN, ("." if subdomains else "") + name, ("-n",))
+    prefix = "(^|\\.)" if subdomains else "^"
+    return AclValue(DSTDOM_REGEX, regex_token(prefix + _escape(name) + "$"), ("-n", "-i"))
+
+
+def squid_compiled(token: str) -> str:
+    """The string squid passes to regcomp for the regex token ``token`` (removeUnnecessaryWildcards)."""
+    if token == ".*":
+        return token
+    t = token.removeprefix("^.*")
+    while t.startswith(".*"):
+        t = t[2:]
+    return t or ".*"
+
+
+def _escape(text: str) -> str:
+    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", text)
+
+
+def literal_regex(text: str) -> str:
+    """An ERE matching ``text`` literally."""
+    return _escape(text)
+
+
+# --------------------------------------------------------------------------- destination entries
+
+
+def _v6_variant(ere: str) -> str | None:
+    """``ere`` with ``^`` → ``^\\[`` and ``$`` → ``\\]$``: searched in squid's ``[addr]`` host it
+    matches wherever ``ere`` matched ``addr`` (and possibly more). None if ``ere`` has no anchor."""
+    out, anchored = [], False
+    for kind, text in tokens(ere):
+        if kind == "char" and text == "^":
+            out.append("^\\[")
+            anchored = True
+        elif kind == "char" and text == "$":
+            out.append("\\]$")
+            anchored = True
+        else:
+            out.append(text)
+    return "".join(out) if anchored else None
+
+
+# (what tinyproxy searches, what squid searches) for IP-literal hosts (verified live, see the tests)
+IP_SPELLINGS: tuple[tuple[str, str], ...] = (
+    ("127.0.0.1", "127.0.0.1"), ("2130706433", "127.0.0.1"), ("0x7f.0.0.1", "127.0.0.1"),
+    ("127.1", "127.0.0.1"), ("0177.0.0.1", "127.0.0.1"), ("::ffff:127.0.0.1", "127.0.0.1"),
+    ("10.0.0.1", "10.0.0.1"), ("169.254.169.254", "169.254.169.254"),
+    ("::1", "[::1]"), ("0:0::1", "[::1]"), ("::", "[::]"), ("fe80::1", "[fe80::1]"),
+    ("2001:DB8::1", "[2001:db8::1]"), ("fd00:ec2::254", "[fd00:ec2::254]"),
+)
+_V6_SAMPLES = tuple(raw for raw, seen in IP_SPELLINGS if seen.startswith("["))
+_RAW = tuple(raw for raw, _ in IP_SPELLINGS)
+_SEEN = tuple(seen for _, seen in IP_SPELLINGS)
+
+_CASE_CLASS = re.compile(r"\[:(upper|lower):\]")
+_CLASS_NAMES = re.compile(r"\[:[a-z]+:\]")
+
+
+def _has_letters(ere: str) -> bool:
+    """Whether case can matter: a letter outside class names, or an upper/lower class."""
+    return bool(_CASE_CLASS.search(ere)) or bool(re.search(r"[A-Za-z]", _CLASS_NAMES.sub("", ere)))
+
+
+def has_uppercase_literal(regex: str) -> bool:
+    """Whether an ERE contains an upper-case letter that must match literally, or ``[:upper:]``."""
+    return "[:upper:]" in regex or any("A" <= c <= "Z" for c in _CLASS_NAMES.sub("", regex))
+
+
+def _host_regex_values(pat: ir.DestPattern, dest: ir.DestPolicy, widened: list[str] | None) -> tuple[AclValue, ...]:
+    blocklist = dest.default is ir.Action.ALLOW
+    # squid lower-cases the host: a case-sensitive pattern is emitted case-insensitively in a
+    # blocklist (it then blocks every spelling: never fewer hosts than tinyproxy blocked).
+    icase = not pat.case_sensitive or blocklist
+    flags = ("-n", "-i") if icase else ("-n",)
+    values = [AclValue(DSTDOM_REGEX, regex_token(pat.regex, widened=widened), flags)]
+    v6 = _v6_variant(pat.regex)
+    if v6 is not None:
+        c = posix.compiled(pat.regex, icase=not pat.case_sensitive)
+        if c is not None and any(c.search_all(_V6_SAMPLES)):
+            values.append(AclValue(DSTDOM_REGEX, regex_token(v6, widened=widened), flags))
+    return tuple(values)
+
+
+def dest_acl_values(pattern: ir.DestPattern, dest: ir.DestPolicy, *,
+                    report: Report | None = None) -> tuple[AclValue, ...]:
+    """What is emitted for this one filter entry; ``()`` = not emitted (fail closed).
+
+    A host pattern proven to be a domain (``pattern.domain``) becomes ``dstdomain -n`` (``x`` or
+    ``.x``), or ``dstdom_regex -n -i \\.x$`` for "subdomains only"; any other host pattern a
+    ``dstdom_regex -n [-i]`` value (a case-sensitive blocklist pattern gets ``-i``), plus, when it
+    is anchored and matches an IPv6 address, the same pattern re-anchored inside squid's brackets
+    (``^\\[…\\]$``); a URL pattern a ``url_regex [-i]`` value.
+
+    An allowlist entry no token can carry is not emitted (it admits nothing: narrower, reported
+    as TS281 into ``report``). A blocklist entry cannot be dropped without letting its hosts
+    through, so that is an error.
+
+    Raises:
+        InputError: TS280 (squid would not compile the pattern), TS282 (a blocklist entry that
+            squid.conf cannot carry).
+    """
+    d = pattern.domain
+    if d is not None and dest.subject is ir.MatchSubject.HOST:
+        name = d.name.lower().strip(".")
+        if d.include_apex and d.include_subdomains:
+            return (AclValue(DSTDOMAIN, "." + name, ("-n",)),)
+        if d.include_apex:
+            return (AclValue(DSTDOMAIN, name, ("-n",)),)
+        if d.include_subdomains:
+            return (AclValue(DSTDOM_REGEX, regex_token(r"\." + _escape(name) + "$"), ("-n", "-i")),)
+    error = posix.ere_error(pattern.regex, icase=not pattern.case_sensitive)
+    if error is not None:
+        raise InputError(make("TS280", f"pattern {pattern.source_text!r} does not compile as a POSIX extended "
+                              f"regex ({error}): squid would skip it", source=SOURCE, span=pattern.origin))
+    widened: list[str] | None = [] if dest.default is ir.Action.ALLOW else None
+    try:
+        if dest.subject is ir.MatchSubject.URL:
+            flags = () if pattern.case_sensitive else ("-i",)
+            values: tuple[AclValue, ...] = (AclValue(URL_REGEX, regex_token(pattern.regex, widened=widened), flags),)
+        else:
+            values = _host_regex_values(pattern, dest, widened)
+        if widened and report is not None:
+            shown = ", ".join(sorted({f"U+{ord(c):04X}" for c in widened}))
+            report.add(make("TS283", f"blocklist pattern {pattern.source_text!r}: {shown} cannot be written in "
+                            "squid.conf/values.yaml; any non-ASCII byte is blocked in its place", source=SOURCE,
+                            span=pattern.origin, consequence="the entry blocks more hosts than in tinyproxy"))
+        return values
+    except Unrepresentable as why:
+        if dest.default is ir.Action.ALLOW:
+            raise InputError(make("TS282", f"blocklist pattern {pattern.source_text!r} cannot be written for "
+                                  f"squid: {why}", source=SOURCE, span=pattern.origin)) from None
+        if report is not None:
+            report.add(make("TS281", f"allowlist pattern {pattern.source_text!r} is not carried over: {why}",
+                            source=SOURCE, span=pattern.origin,
+                            consequence="hosts only this entry admitted are refused"))
+        return ()
+
+
+def as_host_regex(value: AclValue) -> tuple[str, bool] | None:
+    """The ERE (and its case-insensitivity) squid effectively searches the host with for a
+    dstdomain / dstdom_regex value; None for other ACL types."""
+    if value.acl_type == DSTDOM_REGEX:
+        return squid_compiled(value.value), "-i" in value.flags
+    if value.acl_type == DSTDOMAIN:
+        name = value.value
+        if name.startswith("."):
+            return "(^|\\.)" + _escape(name[1:]) + "$", True
+        return "^" + _escape(name) + "$", True
+    return None
+
+
+def _squid_matchers(values: tuple[AclValue, ...]) -> list[posix.Compiled]:
+    out = []
+    for v in values:
+        rx = as_host_regex(v)
+        if rx is not None:
+            c = posix.compiled(rx[0], icase=rx[1])
+            if c is not None:
+                out.append(c)
+    return out
+
+
+_IPISH = re.compile(r"[0-9a-fx.:]+")
+
+
+_TS286 = "a host written with a trailing dot is decided as the host without it (squid strips the dot)"
+_END_ANCHORS = frozenset("'>bB")  # GNU \' \> \b \B: may hold at the end of the host, or before a dot
+
+
+def dot_sensitive(pattern: ir.DestPattern) -> bool:
+    """Whether the entry can decide ``host.`` (what tinyproxy tested) differently from ``host``
+    (what squid tests): only through an end anchor or an atom that can match the final dot. A sound
+    over-approximation (any bracket expression counts); a domain match always is (``…name$``)."""
+    if pattern.domain is not None:
+        return True
+    for kind, text in tokens(pattern.regex):
+        if kind == "bracket" or (kind == "char" and text in ".$") or (
+                kind == "esc" and (text[1] in _END_ANCHORS or text[1] in ".WS")):
+            return True
+    return False
+
+
+def dest_findings(pattern: ir.DestPattern, dest: ir.DestPolicy, values: tuple[AclValue, ...]) -> list[Diagnostic]:
+    """Why squid's decision for this entry can differ from tinyproxy's (never ``exact`` then).
+
+    Case (squid lower-cases hosts), IP literals (squid canonicalises them: checked with the C
+    library's regexec on the spellings in :data:`IP_SPELLINGS`), URL normalisation."""
+    out: list[Diagnostic] = []
+    span, text = pattern.origin, pattern.source_text
+    allowlist = dest.default is ir.Action.DENY
+    if not values:
+        return out
+    if dest.subject is ir.MatchSubject.URL:
+        out.append(make("TS255", f"URL pattern {text!r} is matched against squid's normalised URL",
+                        source=SOURCE, span=span))
+        return out
+    if pattern.domain is not None and not _IPISH.fullmatch(pattern.domain.name):
+        return out  # a name with another letter never equals or ends an IP-address host
+    if pattern.case_sensitive and _has_letters(pattern.regex):
+        if allowlist and has_uppercase_literal(pattern.regex):
+            out.append(make("TS256", f"case-sensitive host pattern {text!r} has upper-case letters",
+                            source=SOURCE, span=span, consequence="hosts written in that case are now refused"))
+        elif allowlist:
+            out.append(make("TS257", f"case-sensitive host pattern {text!r} also admits the host "
+                            "spelled in another case (squid lower-cases hosts)", source=SOURCE, span=span))
+        else:
+            out.append(make("TS287", f"case-sensitive blocklist pattern {text!r} now blocks the host in "
+                            "every spelling of its case (squid lower-cases hosts)", source=SOURCE, span=span))
+    tp = posix.compiled(pattern.regex, icase=not pattern.case_sensitive)
+    if tp is not None:
+        old = tp.search_all(_RAW)
+        new = [False] * len(_SEEN)
+        for c in _squid_matchers(values):
+            new = [a or b for a, b in zip(new, c.search_all(_SEEN), strict=True)]
+        differ = [raw for raw, a, b in zip(_RAW, old, new, strict=True) if a != b]
+        if differ:
+            out.append(make("TS284", f"host pattern {text!r} decides IP-address hosts differently: squid "
+                            f"tests the canonical address (e.g. {differ[0]!r} is tested as "
+                            f"{dict(IP_SPELLINGS)[differ[0]]!r})", source=SOURCE, span=span,
+                            data={"spellings": differ}))
+    return out
