@@ -57,6 +57,30 @@ def worker(index: int, configs: int, budget: float, seed: int, all_classes: bool
     queue.put({"worker": index, "done": True})
 
 
+def minimise_file(path: Path, budget: float) -> int:
+    """Minimise each stored counterexample (greedy deletion, same failure kind); print the distinct
+    results as JSON lines with the failing probes."""
+    from tests.property.fuzz_check import World, judge, minimise
+    from tests.property.fuzz_strategies import Case
+
+    end = time.monotonic() + budget
+    seen: set[str] = set()
+    with World() as world:
+        for line in path.read_text().splitlines():
+            if time.monotonic() > end:
+                break
+            case = Case.from_json(json.loads(line)["case"])
+            small = minimise(world, case, budget=min(60.0, end - time.monotonic()))
+            key = small.dumps()
+            if key in seen:
+                continue
+            seen.add(key)
+            v = judge(world, small)
+            print(json.dumps({"case": small.to_json(), "widened": v.widened, "dishonest": v.dishonest,
+                              "status": v.status}, ensure_ascii=True), flush=True)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--configs", type=int, default=200)
@@ -65,10 +89,14 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=8)
     ap.add_argument("--all-classes", action="store_true", help="also generate the KNOWN_OPEN classes")
     ap.add_argument("--out", type=Path, help="append failing cases (JSON lines) here")
+    ap.add_argument("--minimise", type=Path, metavar="FILE.jsonl",
+                    help="instead of fuzzing: minimise every case of a previous --out file, print them")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root (unshare -m for tinyproxy's private hosts file)", file=sys.stderr)
         return 2
+    if args.minimise:
+        return minimise_file(args.minimise, args.budget)
 
     from tests.property.fuzz_strategies import KNOWN_OPEN
 

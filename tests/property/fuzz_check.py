@@ -38,7 +38,7 @@ from tests.integration.harness import (
     stop_nowait,
     wait_ready,
 )
-from tests.property.fuzz_strategies import NAMES, USERS, Case, ProbeSpec
+from tests.property.fuzz_strategies import NAMES, Case, ProbeSpec
 
 from tinysquid.verify.engine import EngineOptions, run
 from tinysquid.verify.model import AuthMode, Decision, Method, Outcome, Probe, ProbeResult
@@ -68,6 +68,7 @@ class Verdict:
     errors: list[str] = field(default_factory=list)
     detail: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    decisions: list[tuple[str, str]] = field(default_factory=list)  # (tinyproxy, squid) class per probe
     squid_conf: str = ""
     findings: list[dict[str, object]] = field(default_factory=list)
 
@@ -271,6 +272,7 @@ def judge(world: World, case: Case, *, deadline: float = 30.0,
                if f.get("status") not in (None, "exact") and f.get("code") not in NON_DECISION_CODES}
     for spec, r in results:
         old, new = r.old[0], r.new
+        verdict.decisions.append((old.decision.value, new.decision.value))
         line = (f"{r.probe.label()} from {spec.source}: tinyproxy {old.short()} / squid {new.short()}")
         if r.outcome is Outcome.ERROR:
             verdict.errors.append(line)
@@ -301,27 +303,27 @@ def _tinyproxy_only(world: World, case: Case, conf: bytes, why: str) -> Verdict:
 
 def _send(case: Case, probes: list[Probe], tp: Running, sq: Running,
           deadline: float) -> list[tuple[ProbeSpec, ProbeResult]]:
+    """Every probe, grouped by (client address, credentials) into engine runs; results in the
+    order of ``case.probes`` (a probe cut off by the deadline is missing)."""
     users = _users(case)
-    groups: dict[tuple[str, str | None], list[tuple[ProbeSpec, Probe]]] = {}
-    for spec, p in zip(case.probes, probes, strict=True):
+    groups: dict[tuple[str, str | None], list[tuple[int, ProbeSpec, Probe]]] = {}
+    for n, (spec, p) in enumerate(zip(case.probes, probes, strict=True)):
         cred = None
-        if isinstance(spec.cred, int) and users:
-            u, pw = users[spec.cred % len(users)]
-            cred = f"{u}:{pw}"
-        elif users:
-            u, pw = USERS[0]
+        if users:
+            u, pw = users[spec.cred % len(users)] if isinstance(spec.cred, int) else users[0]
             cred = f"{u}:{pw}"  # AuthMode none/wrong override it
-        groups.setdefault((spec.source, cred), []).append((spec, p))
-    out: list[tuple[ProbeSpec, ProbeResult]] = []
+        groups.setdefault((spec.source, cred), []).append((n, spec, p))
+    out: list[tuple[int, ProbeSpec, ProbeResult]] = []
     end = time.monotonic() + deadline
     for (source, cred), items in groups.items():
         opts = EngineOptions(concurrency=8, timeout=3, deadline=max(1.0, end - time.monotonic()),
                              source_ip=source, route_header="X-Served-By")
         got: list[ProbeResult] = []
-        run([p for _, p in items], [tp.target("old", cred)], sq.target("new", cred), opts, got.append)
-        for r in sorted(got, key=lambda r: r.index):
-            out.append((items[r.index - 1][0], r))
-    return out
+        run([p for _, _, p in items], [tp.target("old", cred)], sq.target("new", cred), opts, got.append)
+        for r in got:
+            n, spec, _ = items[r.index - 1]
+            out.append((n, spec, r))
+    return [(spec, r) for _, spec, r in sorted(out, key=lambda t: t[0])]
 
 
 def decided(r: ProbeResult) -> tuple[Decision, Decision]:

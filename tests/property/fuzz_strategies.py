@@ -33,6 +33,7 @@ KNOWN_OPEN: frozenset[str] = frozenset({
     "host-spelling",       # odd IPv4 / ::ffff: / [::1] / trailing-dot hosts, canonicalised by squid
     "upstream-none-any",   # upstream none "0.0.0.0/0" (IPv4 literals only in tinyproxy)
     "upstream-socks",      # a SOCKS upstream goes DIRECT in squid instead of failing closed
+    "url-decoding",        # url_regex sees the %-decoded, normalised URL (FilterURLs On)
     "manager-path",        # http_access allow localhost manager before client rules and filter
     "auth-rotation",       # a repeated BasicAuth user: basic_ncsa_auth keeps one password
     "connectport-wrap",    # ConnectPort values tinyproxy truncates to 32 bits
@@ -48,6 +49,7 @@ FEATURES_OF: dict[str, str] = {
                      "%-escapes; trailing-dot upstream sites",
     "upstream-none-any": "upstream none sites 0.0.0.0/0 and 127.0.0.0/8",
     "upstream-socks": "socks4/socks5 upstream rules",
+    "url-decoding": "with FilterURLs On: %-escapes in probe paths and hosts, and in filter entries",
     "manager-path": "probe paths under /squid-internal-mgr/",
     "auth-rotation": "the same BasicAuth user twice",
     "connectport-wrap": "ConnectPort values >= 2**32",
@@ -187,10 +189,12 @@ def fnmatch_entry(draw: st.DrawFn, ko: frozenset[str], pool: list[str]) -> str:
 def url_entry(draw: st.DrawFn, ere: bool, ko: frozenset[str], pool: list[str]) -> str:
     """A URL-mode (FilterURLs On) pattern."""
     host = draw(topic(pool)).replace(".", "\\.")
-    choices = ["^http://" + host, "^http://[^/]*/private/", host + "/public", "%2e", "/api/v[0-9]",
+    choices = ["^http://" + host, "^http://[^/]*/private/", host + "/public", "/api/v[0-9]",
                "^http://[^/]*" + host + "(:[0-9]+)?/" if ere else "^http://" + host + ":[0-9]*/"]
     if on("manager-path", ko):
         choices.append("squid-internal-mgr")
+    if on("url-decoding", ko):
+        choices += ["%2e", "%20", "/x%2Fy"]
     return draw(st.sampled_from(choices))
 
 
@@ -288,13 +292,15 @@ def cases(draw: st.DrawFn, known_open: frozenset[str] | None = None, max_probes:
         conf.append(draw(st.sampled_from(["ViaProxyName \"egress\"", "XTinyproxy Yes", "MaxClients 50",
                                           "DisableViaHeader Yes", "AddHeader \"X-Env\" \"t\""])))
     conf = draw(st.permutations(conf))
-    probes = draw(st.lists(probe(users, ko, pool), min_size=4, max_size=max_probes))
+    url_mode = mode.startswith("url")
+    probes = draw(st.lists(probe(users, ko, pool, url_mode), min_size=4, max_size=max_probes))
     harden = draw(st.integers(0, 4)) != 0
     return Case(list(conf), filt, probes, harden)
 
 
 @st.composite
-def probe(draw: st.DrawFn, users: list[tuple[str, str]], ko: frozenset[str], pool: list[str]) -> ProbeSpec:
+def probe(draw: st.DrawFn, users: list[tuple[str, str]], ko: frozenset[str], pool: list[str],
+          url_mode: bool = False) -> ProbeSpec:
     """One probe aimed at the generated rules."""
     method = draw(st.sampled_from(["GET", "GET", "GET", "CONNECT", "HEAD"]))
     host = draw(topic(pool))
@@ -304,7 +310,7 @@ def probe(draw: st.DrawFn, users: list[tuple[str, str]], ko: frozenset[str], poo
         host = draw(label) + "." + host
     elif shape == "upper" and on("host-case", ko):
         host = _flip_case(host, draw(st.integers(1, 2**30)))
-    elif shape == "pct" and on("host-spelling", ko):
+    elif shape == "pct" and on("host-spelling", ko) and (not url_mode or on("url-decoding", ko)):
         host = host.replace(".", "%2e", 1)
     elif shape == "userinfo" and method != "CONNECT":
         host = "user@" + host
@@ -320,6 +326,8 @@ def probe(draw: st.DrawFn, users: list[tuple[str, str]], ko: frozenset[str], poo
     else:
         port = "origin"
         paths = PATHS + (MANAGER_PATHS if on("manager-path", ko) else [])
+        if url_mode and not on("url-decoding", ko):
+            paths = [p for p in paths if "%" not in p]
         path = draw(st.sampled_from(paths))
     creds: list[int | str] = ["none", "wrong"] + list(range(len(users)))
     cred = draw(st.sampled_from(creds)) if users and draw(st.integers(0, 2)) == 0 else 0

@@ -88,6 +88,10 @@ def test_regression_case(world, name, doc):
     verdict = judge(world, case)
     assert verdict.status in ("compared", "convert-refused"), verdict.explain()
     assert not verdict.failed, f"[{doc['class']}] {doc['line']}\n{verdict.explain()}"
+    expect = doc.get("expect_squid")
+    if expect is not None:  # what squid itself must decide (fail-closed cases tinyproxy cannot show)
+        got = [new for _, new in verdict.decisions]
+        assert got == expect, f"[{doc['class']}] squid decided {got}, expected {expect}: {doc['line']}"
     culprit = doc.get("culprit")
     if culprit and verdict.status == "compared" and verdict.differences:
         # the line that causes the difference must itself be reported as not exact
@@ -136,6 +140,8 @@ def test_known_open_features_are_not_generated(case):
                          or '."' in conf,
         "upstream-none-any": '"0.0.0.0/0"' in conf or '"127.0.0.0/8"' in conf,
         "upstream-socks": "upstream socks" in conf,
+        "url-decoding": "FilterURLs On" in conf and (any("%" in p.path or "%" in p.host for p in case.probes)
+                                                     or any("%" in e for e in entries)),
         "manager-path": any("squid-internal-mgr" in p.path for p in case.probes)
                         or any("squid-internal-mgr" in e for e in entries),
         "auth-rotation": len({l.split()[1] for l in case.conf if l.startswith("BasicAuth")})
