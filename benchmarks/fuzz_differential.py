@@ -27,6 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
+BATCH = 10
+
+
 def worker(index: int, configs: int, budget: float, seed: int, all_classes: bool, queue: mp.Queue) -> None:
     """Run ``configs`` cases (or until ``budget`` seconds pass); put one dict per case on ``queue``."""
     from hypothesis import HealthCheck, Phase, given, settings
@@ -38,22 +41,31 @@ def worker(index: int, configs: int, budget: float, seed: int, all_classes: bool
     end = time.monotonic() + budget
     strategy = cases(known_open=frozenset()) if all_classes else cases()
 
+    # Batches of BATCH examples, each with its own seed: hypothesis mutates the examples it has
+    # already seen within one run, which repeats near-identical configs in a long run.
     with World() as world:
-        @hseed(seed)
-        @settings(max_examples=configs, deadline=None, database=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck))
-        @given(case=strategy)
-        def one(case):  # type: ignore[no-untyped-def]
-            if time.monotonic() > end:
-                return
-            t = time.monotonic()
-            v = judge(world, case)
-            queue.put({"worker": index, "status": v.status, "probes": v.probes, "seconds": time.monotonic() - t,
-                       "failed": v.failed, "widened": v.widened, "dishonest": v.dishonest,
-                       "differences": len(v.differences), "errors": len(v.errors),
-                       "detail": v.detail if v.failed else "", "case": case.to_json() if v.failed else None})
+        def batch(batch_seed: int, n: int) -> None:
+            @hseed(batch_seed)
+            @settings(max_examples=n, deadline=None, database=None, phases=[Phase.generate],
+                      suppress_health_check=list(HealthCheck))
+            @given(case=strategy)
+            def one(case):  # type: ignore[no-untyped-def]
+                if time.monotonic() > end:
+                    return
+                t = time.monotonic()
+                v = judge(world, case)
+                queue.put({"worker": index, "status": v.status, "probes": v.probes,
+                           "seconds": time.monotonic() - t, "failed": v.failed, "widened": v.widened,
+                           "dishonest": v.dishonest, "differences": len(v.differences), "errors": len(v.errors),
+                           "detail": v.detail if v.failed else "", "case": case.to_json() if v.failed else None})
 
-        one()
+            one()
+
+        left, k = configs, 0
+        while left > 0 and time.monotonic() < end:
+            n = min(BATCH, left)
+            batch(seed * 1_000_003 + k, n)
+            left, k = left - n, k + 1
     queue.put({"worker": index, "done": True})
 
 
