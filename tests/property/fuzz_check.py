@@ -39,7 +39,6 @@ from tests.integration.harness import (
     wait_ready,
 )
 from tests.property.fuzz_strategies import NAMES, Case, ProbeSpec
-
 from tinysquid.verify.engine import EngineOptions, run
 from tinysquid.verify.model import AuthMode, Decision, Method, Outcome, Probe, ProbeResult
 

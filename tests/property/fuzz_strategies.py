@@ -244,7 +244,6 @@ def cases(draw: st.DrawFn, known_open: frozenset[str] | None = None, max_probes:
     # --- filter
     filt: list[str] = []
     mode = draw(st.sampled_from(["none", "bre", "ere", "ere-ext", "fnmatch", "url-bre", "url-ere"]))
-    case_sensitive = False
     if mode != "none":
         conf.append('Filter "@FILTER@"')
         if mode in ("ere", "url-ere"):
@@ -261,7 +260,6 @@ def cases(draw: st.DrawFn, known_open: frozenset[str] | None = None, max_probes:
             conf.append(f"FilterDefaultDeny {draw(st.sampled_from(['Yes', 'No', 'On', 'Off']))}")
         if on("host-case", ko) and draw(one_in(4)):
             conf.append("FilterCaseSensitive On")
-            case_sensitive = True
         ere = mode in ("ere", "ere-ext", "url-ere")
         ko2 = ko
         for _ in range(draw(st.integers(1, 5))):
@@ -338,6 +336,6 @@ def probe(draw: st.DrawFn, users: list[tuple[str, str]], ko: frozenset[str], poo
         if url_mode and not on("url-decoding", ko):
             paths = [p for p in paths if "%" not in p]
         path = draw(st.sampled_from(paths))
-    creds: list[int | str] = ["none", "wrong"] + list(range(len(users)))
+    creds: list[int | str] = ["none", "wrong", *range(len(users))]
     cred = draw(st.sampled_from(creds)) if users and draw(one_in(3)) else 0
     return ProbeSpec(method, host, port, path, draw(st.sampled_from(SOURCES)), cred)
