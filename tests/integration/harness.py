@@ -403,3 +403,132 @@ def _fill_probe(lab: Lab, probe: Probe) -> Probe:
         return probe
     port = lab.echo_port if probe.method.value == "CONNECT" else lab.origin_port
     return Probe(probe.method, probe.host, port, probe.path, probe.auth, probe.origin, probe.why)
+
+
+# --------------------------------------------------------------------------- fuzzing helpers
+# Additive helpers for the generative differential fuzzer (tests/property/test_fuzz_differential.py,
+# benchmarks/fuzz_differential.py): many short-lived proxy pairs in one Lab, started without the
+# fixed settle sleep, stopped without waiting, and a loopback check that also understands the odd
+# destinations the fuzzer sends (userinfo, %-escapes, ``::ffff:`` forms, raw latin-1 bytes).
+
+
+def write_hosts_bytes(path: Path, names: Iterable[str]) -> Path:
+    """A hosts file mapping every name to 127.0.0.1, written byte for byte (latin-1), so a name
+    with raw non-UTF-8 bytes matches the bytes a probe sends. Names with whitespace or ``#`` (which
+    a hosts file cannot hold) are left out; they then fail at the dead resolver, on loopback."""
+    lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost"]
+    for name in sorted(set(names)):
+        if name and not re.search(r"[\s#]", name) and name.isprintable():
+            lines.append(f"127.0.0.1 {name}")
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1", "replace"))
+    path.chmod(0o644)
+    _chown_proxy(path)
+    return path
+
+
+def spawn_tinyproxy(lab: Lab, conf: bytes, hosts: Iterable[str], tag: str | None = None,
+                    binary: str = TINYPROXY) -> Running:
+    """Start the real tinyproxy on ``conf`` (bytes, decision lines untouched) without waiting for
+    it; see :func:`wait_ready`. Same isolation as :meth:`Lab.start_tinyproxy`."""
+    port = free_port()
+    tag = tag or uuid.uuid4().hex[:8]
+    workdir = lab.workdir / f"tp-{tag}"
+    workdir.mkdir()
+    workdir.chmod(0o777)
+    head = b"\n".join(line for line in conf.splitlines() if not _TP_STRIP.match(line.decode("latin-1")))
+    tail = f"\nPort {port}\nListen 127.0.0.1\nLogFile \"{workdir}/tinyproxy.log\"\nLogLevel Connect\n"
+    conf_path = workdir / "tinyproxy.conf"
+    conf_path.write_bytes(head + tail.encode())
+    hosts_path = write_hosts_bytes(workdir / "hosts", hosts)
+    resolv = workdir / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+    script = (f"mount --bind {hosts_path} /etc/hosts && mount --bind {resolv} /etc/resolv.conf && "
+              f"exec {binary} -d -c {conf_path}")
+    proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return Running("tinyproxy", port, workdir, proc)
+
+
+def spawn_squid(lab: Lab, conf_text: str, hosts: Iterable[str], tag: str | None = None,
+                binary: str | None = None) -> Running:
+    """Start the real squid (``-N``) on ``conf_text`` without waiting; see :func:`wait_ready`.
+    Same rewriting as :meth:`Lab.start_squid`; the hosts file is written byte for byte."""
+    binary = binary or find_binary("squid") or "squid"
+    port = free_port()
+    tag = tag or uuid.uuid4().hex[:8]
+    workdir = lab.workdir / f"sq-{tag}"
+    workdir.mkdir()
+    workdir.chmod(0o755)
+    _chown_proxy(workdir)
+    hosts_path = write_hosts_bytes(workdir / "hosts", hosts)
+    conf = workdir / "squid.conf"
+    conf.write_text(loopback_squid_conf(conf_text, port, workdir, hosts_path))
+    _chown_proxy(conf)
+    name = f"tsq{tag}"
+    proc = subprocess.Popen([binary, "-N", "-f", str(conf), "-n", name],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return Running("squid", port, workdir, proc, [binary, "-k", "shutdown", "-f", str(conf), "-n", name])
+
+
+def wait_ready(r: Running, timeout: float = START_TIMEOUT) -> str | None:
+    """Wait until ``r`` listens; None when it does, else why not (it exited: its stderr and log).
+    No settle sleep: callers that need squid's auth helpers send a first request and let squid
+    queue it until a helper is up (squid does)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if r.proc.poll() is not None:
+            err = r.proc.stderr.read().decode(errors="replace") if r.proc.stderr else ""
+            return f"{r.kind} exited {r.proc.returncode}: {err.strip()[-2000:]} {r.log()[-2000:]}"
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", r.port)) == 0:
+                return None
+        time.sleep(0.01)
+    return f"{r.kind} did not listen on 127.0.0.1:{r.port} within {timeout}s"
+
+
+def stop_nowait(r: Running) -> None:
+    """Ask ``r`` to stop (SIGTERM: tinyproxy exits, squid ``-N`` shuts down at once with
+    ``shutdown_lifetime 0``) without waiting; :func:`reap` collects it."""
+    if r.proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            r.proc.terminate()
+
+
+def reap(r: Running, timeout: float = 8.0) -> None:
+    """Wait for a process :func:`stop_nowait` asked to stop; kill it if it takes longer."""
+    try:
+        r.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        r.proc.kill()
+        r.proc.wait(timeout=5)
+    if r.proc.stderr:
+        r.proc.stderr.close()
+
+
+def fuzz_destination_names(host: str) -> list[str]:
+    """The names a proxy may resolve for a fuzzed probe host: as sent, without userinfo,
+    without brackets and trailing dots, %-decoded and lower-cased."""
+    from urllib.parse import unquote
+
+    bare = host.rsplit("@", 1)[-1]
+    out = {host, bare, bare.strip("[]"), bare.strip("[]").rstrip("."), unquote(bare, "latin-1").rstrip(".")}
+    return sorted(out | {n.lower() for n in out})
+
+
+def assert_fuzz_loopback_only(probes: Iterable[Probe], mapped: Iterable[str]) -> None:
+    """:func:`assert_loopback_only` for fuzzed probes: every name a proxy could resolve for the
+    probe (see :func:`fuzz_destination_names`) must be a loopback literal (``::ffff:127.x`` too)
+    or a name mapped to 127.0.0.1."""
+    import ipaddress
+
+    mapped = {m.lower().rstrip(".") for m in mapped}
+    for p in probes:
+        for name in fuzz_destination_names(p.host):
+            host = name.strip("[]")
+            with contextlib.suppress(ValueError):
+                a6 = ipaddress.ip_address(host)
+                if isinstance(a6, ipaddress.IPv6Address) and a6.ipv4_mapped is not None:
+                    assert a6.ipv4_mapped.is_loopback, f"probe destination {p.host!r} is not loopback"
+                    continue
+            assert_loopback_only([Probe(p.method, host, p.port)], mapped)
