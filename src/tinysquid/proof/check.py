@@ -32,7 +32,7 @@ from tinysquid.diagnostics.model import Diagnostic, Span, Status, make
 from tinysquid.policy import automata as fa
 from tinysquid.policy import ir
 from tinysquid.policy import posix_regex as rx
-from tinysquid.proof.squid_acls import AclValue, dest_acl_values
+from tinysquid.squid.acls import AclValue, dest_acl_values
 
 SOURCE = "proof"
 

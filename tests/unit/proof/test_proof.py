@@ -14,7 +14,7 @@ from tinysquid.diagnostics import ExitCode
 from tinysquid.policy import automata as fa
 from tinysquid.policy import ir
 from tinysquid.proof import check as pc
-from tinysquid.proof.squid_acls import AclValue
+from tinysquid.squid.acls import AclValue
 
 ERE, BRE, FNM = ir.PatternSyntax.ERE, ir.PatternSyntax.BRE, ir.PatternSyntax.FNMATCH
 HOST, URL = ir.MatchSubject.HOST, ir.MatchSubject.URL
@@ -107,13 +107,21 @@ def test_report_records_every_verdict_and_strict_fails(tmp_path):
     assert res2.report.exit_code(strict=True) is ExitCode.OK
 
 
-def test_widening_is_an_error_finding(tmp_path):
-    # case-sensitive blocklist [[:upper:]]: squid never sees upper case, so it admits what tinyproxy refused
+def test_case_sensitive_blocklist_is_a_narrowing_now_squid_blocks_every_spelling(tmp_path):
+    # [[:upper:]] in a case-sensitive blocklist: squid never sees the host's case, so the emission
+    # layer blocks every spelling (TS287); the proof must see the narrowing, refused by squid.
     _res, doc = _convert(tmp_path, "[[:upper:]]\n", "FilterCaseSensitive On\n")
-    codes = {f["code"] for f in doc["findings"]}
-    assert "TS804" in codes or "TS801" in codes
+    f = next(f for f in doc["findings"] if f["code"] == "TS802")
+    assert f["data"]["direction"] == "narrowing" and f["data"]["refused_by"] == "squid"
+    assert not any(f["code"] in ("TS801", "TS804") for f in doc["findings"])
+
+
+def test_widening_is_reported_with_tinyproxy_refusing(tmp_path):
+    # a case-sensitive allowlist: tinyproxy refuses API.EXAMPLE.COM, squid lower-cases it and admits it
+    _res, doc = _convert(tmp_path, "^api\\.example\\.com$\n", "FilterCaseSensitive On\nFilterDefaultDeny Yes\n")
     f = next(f for f in doc["findings"] if f["code"] in ("TS801", "TS804"))
     assert f["data"]["direction"] == "widening" and f["data"]["refused_by"] == "tinyproxy"
+    assert not any(x.get("status") == "exact" for x in _filter_findings(doc)[1])
 
 
 def test_255_nested_groups_convert(tmp_path):
