@@ -47,8 +47,10 @@ class Translation:
 def candidate_paths(named: str, config_path: Path, root: Path | None) -> list[Path]:
     """Where to look for a Filter file named ``named`` in ``config_path``, in order.
 
-    With ``root``, an absolute path maps under it first; then the path as written; then relative to
-    the config's folder (an absolute name also by its basename and as a relative path there).
+    Without ``root``: the path as written, then relative to the config's folder (an absolute name
+    also by its basename and as a relative path there). With ``root`` (a config copied off the old
+    host) nothing of this machine is looked at: an absolute name maps under the root only, a
+    relative one is looked up beside the config only (see :func:`find_filter` for the confinement).
     """
     p = PurePosixPath(named)
     conf_dir = config_path.parent
@@ -56,6 +58,8 @@ def candidate_paths(named: str, config_path: Path, root: Path | None) -> list[Pa
     if root is not None and p.is_absolute():
         # --root confines: only the path under the root, never the host's file, never out via ".."
         return [Path(root) / p.relative_to("/")]
+    if root is not None:
+        return [conf_dir / named]
     out.append(Path(named))
     if p.is_absolute():
         out.append(conf_dir / p.name)
@@ -71,9 +75,12 @@ def candidate_paths(named: str, config_path: Path, root: Path | None) -> list[Pa
 
 def find_filter(named: str, config_path: Path, root: Path | None) -> Path | None:
     """The first existing regular file among :func:`candidate_paths`, or None."""
+    absolute = PurePosixPath(named).is_absolute()
     for c in candidate_paths(named, config_path, root):
-        if root is not None and not _inside(c, Path(root)):
-            continue  # ".." or a symlink would leave the root
+        # ".." or a symlink must not leave the root (absolute names) or, for a relative name, both
+        # the root and the config's own folder
+        if root is not None and not (_inside(c, Path(root)) or (not absolute and _inside(c, config_path.parent))):
+            continue
         if c.is_file():
             return c
     return None

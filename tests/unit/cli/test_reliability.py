@@ -185,3 +185,22 @@ def test_plan_rejects_hostile_json_with_exit_2(tmp_path, content):
 def test_plan_refuses_a_device_instead_of_reading_it_forever(tmp_path):
     r = run("plan-cutover", "--inventory", "/dev/zero", cwd=tmp_path)
     assert r.returncode == 2 and "TS741" in r.stderr
+
+
+def test_root_relative_filter_is_found_beside_the_config_and_cannot_climb_out(tmp_path: Path) -> None:
+    from tinysquid.convert import ConvertOptions, convert_file
+    from tinysquid.diagnostics import InputError
+
+    conf_dir, root = tmp_path / "conf", tmp_path / "root"
+    conf_dir.mkdir()
+    root.mkdir()
+    (conf_dir / "filters").write_text("^ok\\.example$\n")
+    conf = conf_dir / "tinyproxy.conf"
+    conf.write_text('Port 8888\nFilter "filters"\nFilterDefaultDeny Yes\n')
+    result = convert_file(conf, ConvertOptions(root=root))
+    assert b"ok.example" in result.files["squid.conf"].data
+    depth = len(conf_dir.resolve().parts)
+    conf.write_text(f'Port 8888\nFilter "{"../" * depth}etc/passwd"\nFilterDefaultDeny Yes\n')
+    with pytest.raises(InputError) as info:
+        convert_file(conf, ConvertOptions(root=root))
+    assert info.value.diagnostic.code == "TS108"
