@@ -26,17 +26,17 @@ from hypothesis import strategies as st
 #: Empty this set after merging the fixes (each class has strict-xfail regression cases that must
 #: then pass): ``KNOWN_OPEN = frozenset()``.
 KNOWN_OPEN: frozenset[str] = frozenset({
-    "tokenising",          # entries squid.conf reads differently: leading quote, trailing backslash
+    # "tokenising",          # entries squid.conf reads differently: leading quote, trailing backslash — fixed by the emission layer
     # "regex-wildcards",   # squid strips ^.* / .*$ and joins lines into (a)|(b) (back-references)
     # "pcre-looking",      # .*? .*+ alone: fixed on main (posix_regex); regression cases stay
-    "host-case",           # squid lower-cases the host before any ACL (case-sensitive blocklists)
+    # "host-case",           # squid lower-cases the host before any ACL (case-sensitive blocklists) — fixed by the emission layer
     "host-spelling",       # odd IPv4 / ::ffff: / [::1] / trailing-dot hosts, canonicalised by squid
-    "upstream-none-any",   # upstream none "0.0.0.0/0" (IPv4 literals only in tinyproxy)
+    # "upstream-none-any",   # upstream none "0.0.0.0/0" (IPv4 literals only in tinyproxy) — fixed by the emission layer
     "upstream-socks",      # a SOCKS upstream goes DIRECT in squid instead of failing closed
     "url-decoding",        # url_regex sees the %-decoded, normalised URL (FilterURLs On)
-    "manager-path",        # http_access allow localhost manager before client rules and filter
-    "auth-rotation",       # a repeated BasicAuth user: basic_ncsa_auth keeps one password
-    "connectport-wrap",    # ConnectPort values tinyproxy truncates to 32 bits
+    # "manager-path",        # http_access allow localhost manager before client rules and filter — fixed by the emission layer
+    # "auth-rotation",       # a repeated BasicAuth user: basic_ncsa_auth keeps one password — fixed by the emission layer
+    # "connectport-wrap",    # ConnectPort values tinyproxy truncates to 32 bits — fixed by the emission layer
 })
 
 #: What each class switches off (documentation for the integrator; the generator tests ``on()``).
