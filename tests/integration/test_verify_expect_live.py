@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.integration.harness import _serving
 from tinysquid.cli import app
 from tinysquid.convert import ConvertOptions, SquidVersion, convert_file
 from tinysquid.verify.model import Method, Probe
@@ -59,13 +59,8 @@ class _Parent(http.server.BaseHTTPRequestHandler):
 def parent() -> Iterator[int]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Parent)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(server) as port:
+        yield port
 
 
 def test_tighten_example_verify_expect_then_plan(tinyproxy_bin, squid_bin, lab, tmp_path):
