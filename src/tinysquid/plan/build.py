@@ -63,6 +63,19 @@ class Plan:
         return [c for c in self.checks if c.blocking]
 
     @property
+    def undecided(self) -> list[checks_mod.Check]:
+        """The blocking checks nobody could decide (``unknown``): the plan is incomplete while any is."""
+        return [c for c in self.checks if c.blocking_if_failed and c.status is checks_mod.Outcome.UNKNOWN]
+
+    @property
+    def verdict(self) -> str:
+        """``blocked`` (a blocking check fails), ``incomplete`` (none fails, one is unknown) or
+        ``ready`` (every blocking check passes). Only ``ready`` is exit 0."""
+        if self.blocking:
+            return "blocked"
+        return "incomplete" if self.undecided or not self.checks else "ready"
+
+    @property
     def risks(self) -> list[egress_mod.Risk]:
         """Egress and NAT risks."""
         return self.egress.risks
@@ -177,7 +190,9 @@ def plan_document(plan: Plan, *, version: str) -> dict[str, Any]:
                     "context": o.context, "cluster_source": plan.cluster.source if plan.cluster else None},
         "inputs": [f.record() for f in plan.inputs.files],
         "summary": {
+            "verdict": plan.verdict,
             "blocking": len(plan.blocking),
+            "undecided": [c.id for c in plan.undecided],
             "checks": {s: sum(str(c.status) == s for c in plan.checks) for s in ("pass", "fail", "unknown")},
             "clients": len(plan.clients),
             "risks": len(plan.risks),
