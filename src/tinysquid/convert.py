@@ -140,12 +140,14 @@ def settle_line_statuses(report: Report) -> None:
 
 
 def render_report_json(report: Report, config_path: Path, options: ConvertOptions) -> bytes:
-    """``report.json`` (UTF-8): schema_version, generator, input, options, summary, findings."""
+    """``report.json`` (UTF-8): apiVersion, kind (``ConvertReport``), schema_version, generator,
+    input, options, summary, findings."""
+    from tinysquid import documents
     from tinysquid.diagnostics import render
 
     return render.dump_report_json_lines(
         report,
-        schema_version=REPORT_SCHEMA_VERSION,
+        **documents.header(documents.Kind.CONVERT_REPORT),
         generated_by=GENERATED_BY,
         input=str(config_path),
         options={"squid_version": str(options.squid_version), "chart_version": str(options.chart_version),

@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tinysquid.plan.inputs import Inputs, ProxyFacts, load_json
+from tinysquid.documents import Kind
+from tinysquid.plan.inputs import Inputs, ProxyFacts, load_document
 
 # A filter pattern that is a plain host name once anchors, escapes and the usual "any subdomain"
 # prefixes are taken off (tinyproxy filters are POSIX regexes by default; research notes §2).
@@ -84,9 +85,7 @@ def load_config(path: Path, inputs: Inputs) -> None:
 
 
 def load_convert_report(path: Path, inputs: Inputs) -> None:
-    """Read a convert ``report.json``: its findings whose status is not ``exact``."""
-    doc = load_json(path, "convert report", inputs)
-    findings = doc.get("findings") or doc.get("diagnostics") or []
-    inputs.convert_findings = [f for f in findings
-                               if isinstance(f, dict) and f.get("status") not in (None, "exact")]
+    """Read a convert ``report.json`` (a ``ConvertReport``): its findings whose status is not ``exact``."""
+    doc = load_document(path, "convert report", Kind.CONVERT_REPORT, inputs)
+    inputs.convert_findings = [f for f in doc["findings"] if f.get("status") not in (None, "exact")]
     inputs.convert_source = str(path)
