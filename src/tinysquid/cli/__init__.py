@@ -20,7 +20,8 @@ from tinysquid.cli import verify as _verify
 
 EXIT_CODES = (
     "Exit codes, shared by every command: 0 done · 1 findings (convert --strict, verify narrowed/"
-    "changed, plan blocked) · 2 bad input · 3 verify widened · 4 the run could not be made · "
+    "changed, plan blocked) · 2 bad input · 3 verify widened · 4 the run could not be made "
+    "(plan incomplete) · "
     "5 partial (inventory gaps) · 70 tinysquid failed unexpectedly (a bug: please report it; "
     "--debug shows the traceback) · 130 interrupted."
 )
