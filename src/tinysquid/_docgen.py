@@ -7,9 +7,12 @@ Regenerate with:  python -m tinysquid._docgen
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from tinysquid import documents
 from tinysquid.diagnostics.codes import CODES
 
 _RANGES = [
@@ -77,7 +80,17 @@ def support_matrix_markdown() -> str:
     return "\n".join(out) + ("\n" if out[-1] != "" else "")
 
 
-DOCS = {"codes.md": codes_markdown, "support-matrix.md": support_matrix_markdown}
+def _schema_doc(kind: documents.Kind) -> Callable[[], str]:
+    """docs/schemas/KIND.schema.json: what ``tinysquid schema KIND`` prints."""
+    def make() -> str:
+        return json.dumps(documents.json_schema(kind), indent=2, ensure_ascii=False) + "\n"
+    return make
+
+
+DOCS: dict[str, Callable[[], str]] = {
+    "codes.md": codes_markdown, "support-matrix.md": support_matrix_markdown,
+    **{f"schemas/{k}.schema.json": _schema_doc(k) for k in documents.Kind},
+}
 
 
 def main(docs_dir: Path | None = None) -> int:
@@ -85,6 +98,7 @@ def main(docs_dir: Path | None = None) -> int:
     target = docs_dir or Path(__file__).resolve().parents[2] / "docs"
     target.mkdir(parents=True, exist_ok=True)
     for name, make in DOCS.items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
         (target / name).write_text(make())
     return 0
 

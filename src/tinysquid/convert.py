@@ -13,12 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinysquid._fs import OutputFile, write_dir_atomically
 from tinysquid._version import __version__
 from tinysquid.diagnostics import Report
 from tinysquid.options import ChartVersion, ConvertOptions, SquidVersion, TinyproxyVersion
 from tinysquid.policy import ir
+
+if TYPE_CHECKING:
+    from tinysquid.tinyproxy import LoadedConfig
 
 
 @dataclass
@@ -59,18 +63,25 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _convert(path: Path, options: ConvertOptions) -> ConvertResult:
-    from tinysquid import deploy, tinyproxy
+    from tinysquid import tinyproxy
+
+    return emit(tinyproxy.load(Path(path), options), options)
+
+
+def emit(loaded: LoadedConfig, options: ConvertOptions | None = None) -> ConvertResult:
+    """The back half of convert: print an already loaded config (``tinyproxy.load``) as squid.conf,
+    values.yaml, the deploy files and the reports; the back ends' findings join ``loaded.report``."""
+    from tinysquid import deploy
     from tinysquid.helm import size as helm_size
     from tinysquid.helm import values as helm_values
-    from tinysquid.policy import passes
     from tinysquid.squid import auth as squid_auth
     from tinysquid.squid import render as squid_render
 
-    result = ConvertResult()
-    report = result.report
-    policy = tinyproxy.read_policy(Path(path), version=options.tinyproxy_version, root=options.root,
-                                   report=report)
-    policy = passes.run_passes(policy, options, report)
+    options = options or ConvertOptions()
+    path = loaded.path
+    result = ConvertResult(report=loaded.report)
+    report = loaded.report
+    policy = loaded.policy
     squid_conf, chart_conf = squid_render.render_squid_confs(policy, squid_version=options.squid_version,
                                                              report=report)
     values = helm_values.render_values(
@@ -129,12 +140,14 @@ def settle_line_statuses(report: Report) -> None:
 
 
 def render_report_json(report: Report, config_path: Path, options: ConvertOptions) -> bytes:
-    """``report.json`` (UTF-8): schema_version, generator, input, options, summary, findings."""
+    """``report.json`` (UTF-8): apiVersion, kind (``ConvertReport``), schema_version, generator,
+    input, options, summary, findings."""
+    from tinysquid import documents
     from tinysquid.diagnostics import render
 
     return render.dump_report_json_lines(
         report,
-        schema_version=REPORT_SCHEMA_VERSION,
+        **documents.header(documents.Kind.CONVERT_REPORT),
         generated_by=GENERATED_BY,
         input=str(config_path),
         options={"squid_version": str(options.squid_version), "chart_version": str(options.chart_version),
@@ -162,6 +175,7 @@ __all__ = [
     "SquidVersion",
     "TinyproxyVersion",
     "convert_file",
+    "emit",
     "render_report_json",
     "render_report_markdown",
     "settle_line_statuses",

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
-KIND = "tinysquid-expectations"
+KIND = "tinysquid-expectations"  # the kind before apiVersion tinysquid/v1 (still read)
 FILE_NAME = "expect.json"
 MAX_BYTES = 8 * 1024 * 1024
 OLD_CLASSES = frozenset({"allowed", "denied", "auth-required"})
@@ -203,8 +203,13 @@ def parse_entry(raw: Any, index: int) -> Entry:
 
 def parse(data: Any, path: str = "<expectations>", sha256: str = "") -> Expectations:
     """Validate a decoded expectation document."""
-    if not isinstance(data, dict) or data.get("kind") != KIND:
-        raise ExpectationError(f"{path}: not a tinysquid expectation file (kind is not {KIND!r})")
+    from tinysquid import documents
+
+    # ``Expectations`` under apiVersion tinysquid/v1; files written before it say KIND
+    new_style = isinstance(data, dict) and data.get("apiVersion") == documents.API_VERSION
+    if not isinstance(data, dict) or data.get("kind") != (documents.Kind.EXPECTATIONS if new_style else KIND):
+        raise ExpectationError(f"{path}: not a tinysquid expectation file (kind is not "
+                               f"{str(documents.Kind.EXPECTATIONS)!r})")
     if data.get("schema_version") != SCHEMA_VERSION:
         raise ExpectationError(f"{path}: schema_version {data.get('schema_version')!r}, expected {SCHEMA_VERSION}")
     raw = data.get("entries")
@@ -236,7 +241,9 @@ def load(path: Path | str) -> Expectations:
 
 def document(entries: Iterable[dict[str, Any]], *, generated_by: str, input: str) -> dict[str, Any]:
     """A new expectation document (what ``convert`` writes)."""
-    return {"schema_version": SCHEMA_VERSION, "kind": KIND, "generated_by": generated_by, "input": input,
+    from tinysquid import documents
+
+    return {**documents.header(documents.Kind.EXPECTATIONS), "generated_by": generated_by, "input": input,
             "entries": list(entries)}
 
 

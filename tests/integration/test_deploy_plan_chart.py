@@ -18,7 +18,7 @@ def _plan(tmp: Path, out: Path, chart: Path, helm_dir: Path) -> dict:
     env = {**tools.helm_env(tmp), "PATH": f"{helm_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     done = CliRunner().invoke(app, ["plan-cutover", "--values", str(out / "values.yaml"), "--chart", str(chart),
                                     "-o", "json"], env=env)
-    assert done.exit_code in (0, 1), done.output
+    assert done.exit_code in (0, 1, 4), done.output  # 4: values only, the cluster checks are unknown
     return json.loads(done.stdout[done.stdout.index("{"):])
 
 

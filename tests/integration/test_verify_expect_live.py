@@ -76,7 +76,7 @@ def test_tighten_example_verify_expect_then_plan(tinyproxy_bin, squid_bin, lab, 
         assert converted.exit_code in (0, 1), converted.output
         expect = out / "expect.json"
         doc = json.loads(expect.read_text())
-        assert doc["kind"] == "tinysquid-expectations" and doc["schema_version"] == 1
+        assert doc["apiVersion"] == "tinysquid/v1" and doc["kind"] == "Expectations" and doc["schema_version"] == 1
         tightened = [e for e in doc["entries"] if e["code"] == "TS404"]
         assert {e["match"]["host_regex"] for e in tightened} == {r"pypi\.org", r"files\.pythonhosted\.org"}
         assert all("allowed" not in e["new"] for e in doc["entries"])

@@ -15,11 +15,13 @@ from tinysquid._version import __version__
 from tinysquid.cli import convert as _convert
 from tinysquid.cli import inventory as _inventory
 from tinysquid.cli import plan as _plan
+from tinysquid.cli import schema as _schema
 from tinysquid.cli import verify as _verify
 
 EXIT_CODES = (
     "Exit codes, shared by every command: 0 done · 1 findings (convert --strict, verify narrowed/"
-    "changed, plan blocked) · 2 bad input · 3 verify widened · 4 the run could not be made · "
+    "changed, plan blocked) · 2 bad input · 3 verify widened · 4 the run could not be made "
+    "(plan incomplete) · "
     "5 partial (inventory gaps) · 70 tinysquid failed unexpectedly (a bug: please report it; "
     "--debug shows the traceback) · 130 interrupted."
 )
@@ -56,6 +58,7 @@ app.command("convert", epilog=_convert.EPILOG)(_convert.convert)
 app.command("verify", epilog=_verify.EPILOG)(_verify.verify)
 app.command("inventory-aws", epilog=_inventory.EPILOG)(_inventory.inventory_aws)
 app.command("plan-cutover", epilog=_plan.EPILOG)(_plan.plan_cutover)
+app.command("schema", epilog=_schema.EPILOG)(_schema.schema)
 
 
 def main(argv: list[str] | None = None) -> None:

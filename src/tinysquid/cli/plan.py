@@ -18,8 +18,9 @@ EPILOG = (
     "--values out/values.yaml --config tinyproxy.conf --cluster-dump dump/ --out runbook.md\n\n"
     "Reads only: it prints (or writes) a runbook and changes nothing. Missing inputs make the "
     "checks that need them 'unknown', naming the input that would decide them.\n\n"
-    "Exit codes: 0 plan written, no blocking check fails · 1 plan written, a blocking check fails · "
-    "2 bad input (the message names file:line:col)."
+    "Exit codes: 0 plan written, every blocking check passes · 1 plan written, a blocking check fails · "
+    "2 bad input (the message names file:line:col; a document of the wrong kind) · "
+    "4 plan written but incomplete: a blocking check is unknown (no inputs at all is incomplete)."
 )
 
 
@@ -81,7 +82,11 @@ def plan_cutover(
     summary = (f"{len(plan.checks)} checks ({sum(c.status == 'pass' for c in plan.checks)} pass, "
                f"{len(plan.blocking)} blocking), {len(plan.clients)} client(s), {len(plan.risks)} risk(s)")
     err_console.print(f"[green]wrote[/] {out}: {summary}" if out else summary)
-    raise typer.Exit(int(ExitCode.FINDINGS if plan.blocking else ExitCode.OK))
+    if plan.verdict == "incomplete":
+        err_console.print(f"[yellow]incomplete:[/] {len(plan.undecided)} blocking check(s) unknown: "
+                          f"{', '.join(c.id for c in plan.undecided)}")
+    raise typer.Exit(int({"blocked": ExitCode.FINDINGS, "incomplete": ExitCode.INCOMPLETE}.get(
+        plan.verdict, ExitCode.OK)))
 
 
 def _rerun_args(inventory: Path | None, verify_report: Path | None, values: Path | None, config: Path | None,

@@ -17,7 +17,7 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 KEYS: tuple[str, ...] = (
-    "schema_version", "generated_at", "regions", "instances", "elastic_ips", "load_balancers",
+    "apiVersion", "kind", "schema_version", "generated_at", "regions", "instances", "elastic_ips", "load_balancers",
     "target_groups", "listeners", "security_groups", "dns_records", "egress_ips", "costs", "gaps",
 )
 
@@ -31,8 +31,10 @@ def build_document(*, regions: list[str], records: Any, graph_nodes: list[dict[s
                    costs: Mapping[str, Any], gaps: list[dict[str, Any]], findings: list[dict[str, Any]],
                    selection: Mapping[str, Any], generated_at: str | None = None) -> dict[str, Any]:
     """Assemble the document in the contract's key order (extras after)."""
+    from tinysquid import documents
+
     return {
-        "schema_version": SCHEMA_VERSION,
+        **documents.header(documents.Kind.INVENTORY),
         "generated_at": generated_at or now_iso(),
         "regions": regions,
         "instances": records.instances,
@@ -53,6 +55,9 @@ def build_document(*, regions: list[str], records: Any, graph_nodes: list[dict[s
     }
 
 
+_HEADER_ONLY = ("apiVersion", "kind")  # absent from documents written before tinysquid/v1 (still read)
+
+
 class DocumentError(ValueError):
     """The file is not an inventory document this version understands."""
 
@@ -61,7 +66,7 @@ def check_document(doc: Any) -> dict[str, Any]:
     """Return ``doc`` if it has the contract's shape, else raise DocumentError naming what is wrong."""
     if not isinstance(doc, dict):
         raise DocumentError("inventory document must be a JSON object")
-    missing = [k for k in KEYS if k not in doc]
+    missing = [k for k in KEYS if k not in doc and k not in _HEADER_ONLY]
     if missing:
         raise DocumentError(f"inventory document lacks {', '.join(missing)}")
     if doc["schema_version"] != SCHEMA_VERSION:

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from tinysquid.diagnostics import Diagnostic, InputError
+from tinysquid.documents import Kind
 from tinysquid.plan import checks as checks_mod
 from tinysquid.plan import clients as clients_mod
 from tinysquid.plan import egress as egress_mod
 from tinysquid.plan import phases as phases_mod
 from tinysquid.plan.cluster import ClusterView
-from tinysquid.plan.inputs import Inputs, get, load_json, load_yaml_mapping
+from tinysquid.plan.inputs import Inputs, get, load_document, load_yaml_mapping
 
 SCHEMA_VERSION = 1
 
@@ -61,6 +62,19 @@ class Plan:
     def blocking(self) -> list[checks_mod.Check]:
         """The checks that failed and block the cutover."""
         return [c for c in self.checks if c.blocking]
+
+    @property
+    def undecided(self) -> list[checks_mod.Check]:
+        """The blocking checks nobody could decide (``unknown``): the plan is incomplete while any is."""
+        return [c for c in self.checks if c.blocking_if_failed and c.status is checks_mod.Outcome.UNKNOWN]
+
+    @property
+    def verdict(self) -> str:
+        """``blocked`` (a blocking check fails), ``incomplete`` (none fails, one is unknown) or
+        ``ready`` (every blocking check passes). Only ``ready`` is exit 0."""
+        if self.blocking:
+            return "blocked"
+        return "incomplete" if self.undecided or not self.checks else "ready"
 
     @property
     def risks(self) -> list[egress_mod.Risk]:
@@ -113,10 +127,10 @@ def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = No
     inputs = Inputs()
     if opts.inventory is not None:
         say("reading the inventory")
-        inputs.inventory = load_json(opts.inventory, "inventory", inputs)
+        inputs.inventory = load_document(opts.inventory, "inventory", Kind.INVENTORY, inputs)
     if opts.verify_report is not None:
         say("reading the verify report")
-        inputs.verify = load_json(opts.verify_report, "verify-report", inputs)
+        inputs.verify = load_document(opts.verify_report, "verify-report", Kind.VERIFY_REPORT, inputs)
     if opts.values is not None:
         say("reading the values")
         inputs.values = load_yaml_mapping(opts.values, "values", inputs)
@@ -167,17 +181,21 @@ def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = No
 
 
 def plan_document(plan: Plan, *, version: str) -> dict[str, Any]:
-    """The JSON document: schema_version, generated_by, inputs (with sha256), checks, risks, clients,
+    """The JSON document (``CutoverPlan``): apiVersion, kind, schema_version, generated_by, inputs (with sha256), checks, risks, clients,
     phases, plus the egress section and summary."""
+    from tinysquid import documents
+
     o = plan.options
     return {
-        "schema_version": SCHEMA_VERSION,
+        **documents.header(documents.Kind.CUTOVER_PLAN),
         "generated_by": f"tinysquid {version}",
         "options": {"namespace": o.namespace, "release": o.release, "strategy": str(o.strategy),
                     "context": o.context, "cluster_source": plan.cluster.source if plan.cluster else None},
         "inputs": [f.record() for f in plan.inputs.files],
         "summary": {
+            "verdict": plan.verdict,
             "blocking": len(plan.blocking),
+            "undecided": [c.id for c in plan.undecided],
             "checks": {s: sum(str(c.status) == s for c in plan.checks) for s in ("pass", "fail", "unknown")},
             "clients": len(plan.clients),
             "risks": len(plan.risks),

@@ -14,8 +14,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, cast
 
+from tinysquid import documents
 from tinysquid.diagnostics import Diagnostic
 from tinysquid.diagnostics.model import make
+from tinysquid.documents import Kind
 from tinysquid.plan.cluster import ClusterView, meta, ref
 from tinysquid.plan.inputs import Inputs, get, shutdown_lifetime
 
@@ -346,13 +348,6 @@ def check_grace(squid: SquidInCluster | None, values: Mapping[str, Any] | None) 
                  data={"grace_seconds": grace, "shutdown_lifetime_seconds": lifetime})
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
 def _probe_line(p: Mapping[str, Any]) -> str:
     what = p.get("request") or p.get("target") or " ".join(
         str(x) for x in (p.get("method"), p.get("url") or p.get("host"), p.get("port")) if x)
@@ -369,7 +364,7 @@ def _probe_line(p: Mapping[str, Any]) -> str:
 MAX_LISTED = 20
 
 
-def _declared(report: Mapping[str, Any], probes: list[Mapping[str, Any]],
+def _declared(report: documents.VerifyReport, probes: list[Mapping[str, Any]],
               expect_path: str | None) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]], list[str]]:
     """Re-check declared differences against the expectation file (``expect.json`` beside the values,
     else the entries the verify report embeds): (intended, claimed-but-undeclared, evidence).
@@ -381,9 +376,9 @@ def _declared(report: Mapping[str, Any], probes: list[Mapping[str, Any]],
     try:
         if expect_path is not None:
             exp = expectations.load(expect_path)
-        elif isinstance(report.get("expect"), Mapping):
+        elif report.expect is not None:
             exp = expectations.parse({"schema_version": expectations.SCHEMA_VERSION, "kind": expectations.KIND,
-                                      "entries": report["expect"].get("entries")}, "the verify report's expect")
+                                      "entries": report.expect.get("entries")}, "the verify report's expect")
     except expectations.ExpectationError as exc:
         notes.append(f"expectations ignored: {exc}")
     intended, undeclared = [], []
@@ -400,24 +395,24 @@ def _declared(report: Mapping[str, Any], probes: list[Mapping[str, Any]],
     return intended, undeclared, notes
 
 
-def check_verify(report: Mapping[str, Any] | None, path: str | None,
+def check_verify(report: documents.VerifyReport | Mapping[str, Any] | None, path: str | None,
                  expect_path: str | None = None) -> tuple[Check, Check]:
     """The verify report has zero widened and zero narrowed (blocking); noisy/changed/errors listed.
-    Narrowing declared in the expectation file (``intended``) does not block."""
+    Narrowing declared in the expectation file (``intended``) does not block.
+
+    ``report`` is read through its model (a decoded document is checked first: TS008/TS009)."""
     c = Check("verify", "tinysquid verify: zero widened and zero narrowed probes", "TS707", True)
     n = Check("verify-noise", "tinysquid verify: noisy, changed and error probes reviewed", "TS709", False)
     if report is None:
         _unknown(n, "no verify report", "--verify-report")
         return _unknown(c, "no verify report", "--verify-report"), n
-    summary = report.get("summary")
-    if not isinstance(summary, Mapping):
-        _unknown(n, f"{path} has no summary", "--verify-report (tinysquid verify -o json)")
-        return _unknown(c, f"{path} has no summary", "--verify-report (tinysquid verify -o json)"), n
-    counts = {k: _int(summary.get(k)) for k in ("total", "agree", "widened", "narrowed", "changed", "noisy",
-                                                 "errors")}
+    doc = (report if isinstance(report, documents.VerifyReport)
+           else documents.parse(report, documents.Kind.VERIFY_REPORT, where=str(path)))
+    counts = {k: int(getattr(doc.summary, k)) for k in ("total", "agree", "widened", "narrowed", "changed",
+                                                         "noisy", "errors")}
     c.evidence.append(f"{path}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
-    probes = [p for p in report.get("probes") or [] if isinstance(p, Mapping)]
-    intended, undeclared, notes = _declared(report, probes, expect_path)
+    probes = [p for p in doc.probes if isinstance(p, Mapping)]
+    intended, undeclared, notes = _declared(doc, probes, expect_path)
     c.evidence.extend(notes)
     declared = {id(p) for p in intended}
     counts["narrowed"] += len(undeclared) - sum(p.get("result") == "narrowed" for p in intended)
@@ -438,7 +433,7 @@ def check_verify(report: Mapping[str, Any] | None, path: str | None,
         c.finding = make(code, f"verify: {counts['widened']} widened, {counts['narrowed']} narrowed",
                          source="plan", subject=str(path), data={"widened": counts["widened"],
                                                                   "narrowed": counts["narrowed"]})
-    elif report.get("complete") is False:
+    elif not doc.complete:
         # A run stopped at its deadline proves nothing about the probes it did not reach.
         c.status = Outcome.UNKNOWN
         c.evidence.append("the verify run did not complete (deadline hit): the rest was never probed")
@@ -488,7 +483,7 @@ def run_checks(inputs: Inputs, cluster: ClusterView | None, namespace: str,
     """Every pre-flight check, in runbook order, and the squid objects they looked at."""
     squid = find_squid(cluster, namespace, release) if cluster is not None else None
     beside = Path(inputs.values_path).with_name("expect.json") if inputs.values_path else None
-    verify, noise = check_verify(inputs.verify, next((f.path for f in inputs.files if f.role == "verify-report"),
+    verify, noise = check_verify(inputs.models.get(Kind.VERIFY_REPORT), next((f.path for f in inputs.files if f.role == "verify-report"),
                                                      None), str(beside) if beside and beside.is_file() else None)
     checks = [
         check_replicas(squid),

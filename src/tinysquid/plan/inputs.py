@@ -1,8 +1,10 @@
-"""The files plan-cutover reads: loaded as plain documents, hashed (sha256), located on error.
+"""The files plan-cutover reads: checked against their kind, hashed (sha256), located on error.
 
-The inventory and verify reports are read as JSON documents, not through their producers' packages:
-plan shares only the diagnostics layer with them. Every accessor tolerates a missing key — what is
-missing makes a check ``unknown``, never a crash.
+The inventory, verify and convert reports are read through the typed models of
+:mod:`tinysquid.documents` (not through their producers' packages): a document of another kind, an
+unknown ``apiVersion`` or a wrong shape is refused (TS008/TS009, exit 2) naming the file and the
+JSON path. The models pin what a check relies on; the rest of a document is read with the
+accessors below, which tolerate a missing optional key (it makes a check ``unknown``, never a crash).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from tinysquid import documents
 from tinysquid.diagnostics import InputError, Span
 from tinysquid.diagnostics.model import make
 
@@ -48,6 +51,7 @@ class Inputs:
     convert_source: str | None = None
     config_path: str | None = None
     proxy: ProxyFacts | None = None
+    models: dict[documents.Kind, Any] = field(default_factory=dict)  # each document read, as its model
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +119,19 @@ def load_json(path: Path, role: str, inputs: Inputs) -> dict[str, Any]:
         raise InputError(make("TS005", f"the {role} must be a JSON object, not {type(doc).__name__}",
                               source="plan", span=Span(str(path), 1)))
     inputs.files.append(InputFile(role, str(path), sha256(data)))
+    return doc
+
+
+def load_document(path: Path, role: str, kind: documents.Kind, inputs: Inputs) -> dict[str, Any]:
+    """:func:`load_json`, then checked as a ``kind`` document (its model kept in ``inputs.models``).
+
+    Raises:
+        InputError: TS008 another kind or version (an inventory passed as --verify-report), TS009 a
+            field missing or mistyped: ``file: $.json.path: what is wrong``.
+    """
+    doc = load_json(path, role, inputs)
+    inputs.models[kind] = documents.parse(doc, kind, where=f"{path} (--{role})" if role != "convert report"
+                                          else str(path))
     return doc
 
 

@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import PurePosixPath
 from typing import Any
 
 from tinysquid.plan.checks import Check, Outcome
@@ -137,7 +138,7 @@ def phase_preflight(ctx: Context) -> Phase:
     p = Phase(0, "Pre-flight")
     rerun = ["tinysquid plan-cutover " + " ".join(_plan_args(ctx)) + f" {ctx.cluster_arg} -o json --out plan.json"]
     p.steps.append(Step("0.1", "Re-run the plan and confirm no blocking check fails", rerun,
-                        "the command exits 0 (exit 1 = a blocking check fails)", [NOTHING]))
+                        "the command exits 0 (1 = a blocking check fails, 4 = a blocking check is still unknown)", [NOTHING]))
     for c in ctx.checks:
         if c.status is Outcome.PASS:
             continue
@@ -200,13 +201,16 @@ def phase_verify(ctx: Context) -> Phase:
     verify = ["tinysquid", "verify", *(arg for o in olds for arg in ("--old", o)), "--new", f"http://127.0.0.1:{local}"]
     if ctx.config_path:
         verify += ["--config", ctx.config_path]
-    verify += ["--report", "verify.json"]
+    # the differences convert intends (hardening, --tighten) are declared beside values.yaml
+    expect = str(PurePosixPath(ctx.values_path).with_name("expect.json"))
+    verify += ["--expect", expect, "--report", "verify.json"]
     p.steps.append(Step(
         "2.1", "Compare the decisions of the old proxies and squid"
                + (" (two old proxies: disagreements between them are noise)" if len(olds) > 1 else ""),
         [f"kubectl port-forward -n {_q(ctx.namespace)} svc/{_q(ctx.release)} {local}:{ctx.port} &",
          " ".join(_q(a) for a in verify)],
-        "verify exits 0 and verify.json has widened=0, narrowed=0",
+        f"verify exits 0 and verify.json has widened=0, narrowed=0 (a narrowing {expect} declares counts "
+        "as intended)",
         ["# nothing to roll back (verify sends no request bodies; CONNECT probes close after the status line)"],
         gate="0 widened, 0 narrowed",
         notes=["run from a host that reaches the old proxies' private IPs (same VPC)",

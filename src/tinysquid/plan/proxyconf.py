@@ -1,8 +1,9 @@
 """What the runbook needs from the legacy tinyproxy.conf and convert's findings about it.
 
-The Policy comes from ``tinysquid.convert.convert_file`` (the same front end as convert and verify).
-The Port, Timeout and filter domains are read from the Policy; convert's non-exact findings are
-listed with their lines. A convert ``report.json`` (written next to values.yaml) stands in when the
+The Policy comes from ``tinysquid.tinyproxy.load`` (the one front end convert and verify use too).
+The Port, Timeout and filter domains are read from its effective Policy; convert's non-exact findings
+(front end, passes and back ends) come from ``convert.emit`` of that same loaded config, so the file
+is parsed once. A convert ``report.json`` (written next to values.yaml) stands in when the
 config itself is not given.
 """
 
@@ -12,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tinysquid.plan.inputs import Inputs, ProxyFacts, load_json
+from tinysquid.documents import Kind
+from tinysquid.plan.inputs import Inputs, ProxyFacts, load_document
 
 # A filter pattern that is a plain host name once anchors, escapes and the usual "any subdomain"
 # prefixes are taken off (tinyproxy filters are POSIX regexes by default; research notes §2).
@@ -64,32 +66,26 @@ def facts_from_policy(policy: Any) -> ProxyFacts:
 
 
 def load_config(path: Path, inputs: Inputs) -> None:
-    """Convert ``path`` in memory; record its facts, its non-exact findings and its hash.
+    """Load ``path`` and print it in memory (nothing is written); record its facts, its non-exact findings and its hash.
 
     Raises:
         InputError: the config is something tinyproxy would refuse (from the front end).
     """
-    from tinysquid import convert
+    from tinysquid import convert, tinyproxy
     from tinysquid.plan.inputs import InputFile, read_bytes, sha256
 
     data = read_bytes(path, "tinyproxy config")
     inputs.files.append(InputFile("tinyproxy-config", str(path), sha256(data)))
     inputs.config_path = str(path)
-    try:
-        result = convert.convert_file(Path(path))
-    except NotImplementedError:
-        # The front end is not available in this build: the checks that need it stay unknown.
-        return
-    if result.policy is not None:
-        inputs.proxy = facts_from_policy(result.policy)
+    loaded = tinyproxy.load(Path(path))
+    inputs.proxy = facts_from_policy(loaded.policy)
+    result = convert.emit(loaded)
     inputs.convert_findings = [d.to_record() for d in result.report.not_exact()]
     inputs.convert_source = f"convert of {path}"
 
 
 def load_convert_report(path: Path, inputs: Inputs) -> None:
-    """Read a convert ``report.json``: its findings whose status is not ``exact``."""
-    doc = load_json(path, "convert report", inputs)
-    findings = doc.get("findings") or doc.get("diagnostics") or []
-    inputs.convert_findings = [f for f in findings
-                               if isinstance(f, dict) and f.get("status") not in (None, "exact")]
+    """Read a convert ``report.json`` (a ``ConvertReport``): its findings whose status is not ``exact``."""
+    doc = load_document(path, "convert report", Kind.CONVERT_REPORT, inputs)
+    inputs.convert_findings = [f for f in doc["findings"] if f.get("status") not in (None, "exact")]
     inputs.convert_source = str(path)

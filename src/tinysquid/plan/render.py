@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tinysquid.plan import diagrams
 from tinysquid.plan.build import Plan, plan_document
 
 
@@ -38,7 +39,9 @@ def to_markdown(plan: Plan, *, version: str) -> str:
     env.filters["cell"] = _cell
     env.filters["evidence"] = _evidence
     doc = plan_document(plan, version=version)
-    text = env.get_template("runbook.md.j2").render(doc=doc, plan=plan)
+    pictures = {"timeline": diagrams.timeline(doc["phases"]),
+                "egress": diagrams.egress_change(doc["egress"], plan.inputs.inventory)}
+    text = env.get_template("runbook.md.j2").render(doc=doc, plan=plan, diagrams=pictures)
     # Collapse the blank-line runs the template's conditionals leave behind.
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

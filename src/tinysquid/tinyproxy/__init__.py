@@ -7,6 +7,7 @@ Modules: :mod:`grammar` (each version's grammar as data), :mod:`directives` (the
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,40 @@ from tinysquid.diagnostics import Report
 from tinysquid.policy import ir
 
 if TYPE_CHECKING:
-    from tinysquid.options import TinyproxyVersion
+    from tinysquid.options import ConvertOptions, TinyproxyVersion
+
+
+@dataclass
+class LoadedConfig:
+    """One tinyproxy.conf as every command sees it.
+
+    ``lowered``: the policy as tinyproxy itself reads the file (what verify probes);
+    ``policy``: the effective policy after the passes (what the back ends print and plan reads);
+    ``report``: the front end's and the passes' findings, one fidelity verdict per line so far.
+    """
+
+    path: Path
+    lowered: ir.Policy
+    policy: ir.Policy
+    report: Report = field(default_factory=Report)
+
+
+def load(path: Path, options: ConvertOptions | None = None, *, report: Report | None = None) -> LoadedConfig:
+    """The one front-end entry: parse ``path`` as ``options.tinyproxy_version``, lower it, run the passes.
+
+    convert, verify and plan-cutover all start here. Findings are added to ``report`` (a new one
+    when not given), which the result carries.
+
+    Raises:
+        InputError: tinyproxy would refuse to start with this file, or it cannot be read.
+    """
+    from tinysquid.options import ConvertOptions
+    from tinysquid.policy import passes
+
+    opts = options or ConvertOptions()
+    rep = report if report is not None else Report()
+    lowered = read_policy(Path(path), version=opts.tinyproxy_version, root=opts.root, report=rep)
+    return LoadedConfig(Path(path), lowered, passes.run_passes(lowered, opts, rep), rep)
 
 
 def read_policy(path: Path, *, version: TinyproxyVersion, root: Path | None, report: Report) -> ir.Policy:

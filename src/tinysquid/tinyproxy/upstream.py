@@ -75,51 +75,74 @@ def site_spec(st: LineFindings, text: str, *, none_rule: bool) -> tuple[Any, ...
     return ("site", ir.SiteMatch(ir.SiteKind.EXACT_HOST, text.lower()))
 
 
-def lower_upstream(st: LineFindings, s: Stmt) -> tuple[ir.UpstreamRoute | None, bool]:
-    """The route a line adds (None when tinyproxy drops it) and whether a finding was already set."""
+_Result = tuple[ir.UpstreamRoute | None, bool]
+
+
+def lower_upstream(st: LineFindings, s: Stmt) -> _Result:
+    """The route a line adds (None when tinyproxy drops it) and whether a finding was already set.
+
+    Three steps, as ``upstream_add`` takes them: the rule's type (:func:`_rule_kind`), then a
+    default rule (:func:`_default_route`) or a rule for a site (:func:`_site_route`).
+    """
     u: UpstreamArgs = s.args[0]
-    span = s.span
-    word = u.type_text
-    old = not st.g.ip_site_for_proxies
+    kind = _rule_kind(st, s, u)
+    if not isinstance(kind, ir.UpstreamKind):
+        return kind  # the type word decided the line already
+    if u.site is None:
+        return _default_route(st, s, u, kind)
+    return _site_route(st, s, u, kind)
+
+
+def _rule_kind(st: LineFindings, s: Stmt, u: UpstreamArgs) -> ir.UpstreamKind | _Result:
+    """The upstream type a line names (``pt_from_string``), or the line's result when the type word
+    alone decides it (a wrongly cased ``none``, an unknown type)."""
+    span, word = s.span, u.type_text
     if u.host is None:  # a none rule (1.10's handle_upstream_no does not look at the word's case)
         if word != "none" and st.g.version != "1.10":
             st.status("TS121", f"upstream {word} \"{u.site}\": the type must be lower case; tinyproxy drops "
                       "the rule", span, consequence="requests for the site use the other upstream rules")
             return None, True
-        kind = ir.UpstreamKind.DIRECT
-    else:
-        found = _TYPES.get(word)  # pt_from_string: strcmp, unknown → PT_NONE
-        if found is None:
-            if u.site is None:
-                if st.g.version == "1.10":  # upstream_build 1.10 keeps it: a default parent of type "none"
-                    st.status("TS121", f"upstream {word} {u.host}:{u.port}: the type must be lower case; "
-                              "tinyproxy 1.10 keeps it as a default parent of type none, whose behaviour is "
-                              "undefined", span, status=Status.UNSUPPORTED,
-                              consequence="not carried over: requests go direct unless another rule matches")
-                    return None, True
-                st.status("TS121", f"upstream {word} {u.host}:{u.port}: the type must be lower case; tinyproxy "
-                          "drops the rule", span, consequence="no default upstream from this line: requests "
-                          "go direct unless another rule matches")
-                return None, True
-            kind = ir.UpstreamKind.DIRECT
-            site = site_spec(st, u.site, none_rule=True)
-            if site[0] != "site":
-                st.status("TS123", f"upstream site {u.site!r} is not valid; tinyproxy drops the rule", span)
-                return None, True
-            st.status("TS121", f"upstream {word} …:{u.port} \"{u.site}\": the type must be lower case; "
-                      "tinyproxy treats the line as `upstream none` for the site", span,
-                      consequence="requests for the site connect directly, in tinyproxy and in the conversion")
-            return ir.UpstreamRoute(kind, site[1], origin=span), True
-        kind = found
+        return ir.UpstreamKind.DIRECT
+    found = _TYPES.get(word)  # pt_from_string: strcmp, unknown → PT_NONE
+    if found is not None:
+        return found
     if u.site is None:
-        if kind is ir.UpstreamKind.DIRECT:  # pragma: no cover - the grammar requires a site for none
+        if st.g.version == "1.10":  # upstream_build 1.10 keeps it: a default parent of type "none"
+            st.status("TS121", f"upstream {word} {u.host}:{u.port}: the type must be lower case; "
+                      "tinyproxy 1.10 keeps it as a default parent of type none, whose behaviour is "
+                      "undefined", span, status=Status.UNSUPPORTED,
+                      consequence="not carried over: requests go direct unless another rule matches")
             return None, True
-        if u.port is None or u.port & U32 == 0 or u.port > 0x7FFFFFFF:
-            st.status("TS124", f"upstream {word} {u.host}:{u.port}: a default upstream needs a port ≥ 1; "
-                      "tinyproxy drops the rule", span)
-            return None, True
-        return ir.UpstreamRoute(kind, None, u.host, u.port, _creds(u), span), False
-    if old and kind is not ir.UpstreamKind.DIRECT and (u.port is None or u.port & U32 == 0):
+        st.status("TS121", f"upstream {word} {u.host}:{u.port}: the type must be lower case; tinyproxy "
+                  "drops the rule", span, consequence="no default upstream from this line: requests "
+                  "go direct unless another rule matches")
+        return None, True
+    site = site_spec(st, u.site, none_rule=True)
+    if site[0] != "site":
+        st.status("TS123", f"upstream site {u.site!r} is not valid; tinyproxy drops the rule", span)
+        return None, True
+    st.status("TS121", f"upstream {word} …:{u.port} \"{u.site}\": the type must be lower case; "
+              "tinyproxy treats the line as `upstream none` for the site", span,
+              consequence="requests for the site connect directly, in tinyproxy and in the conversion")
+    return ir.UpstreamRoute(ir.UpstreamKind.DIRECT, site[1], origin=span), True
+
+
+def _default_route(st: LineFindings, s: Stmt, u: UpstreamArgs, kind: ir.UpstreamKind) -> _Result:
+    """A site-less rule: the default parent, which needs a port ≥ 1."""
+    if kind is ir.UpstreamKind.DIRECT:  # pragma: no cover - the grammar requires a site for none
+        return None, True
+    if u.port is None or u.port & U32 == 0 or u.port > 0x7FFFFFFF:
+        st.status("TS124", f"upstream {u.type_text} {u.host}:{u.port}: a default upstream needs a port ≥ 1; "
+                  "tinyproxy drops the rule", s.span)
+        return None, True
+    return ir.UpstreamRoute(kind, None, u.host, u.port, _creds(u), s.span), False
+
+
+def _site_route(st: LineFindings, s: Stmt, u: UpstreamArgs, kind: ir.UpstreamKind) -> _Result:
+    """A rule for a site: the site as this version reads it (:func:`site_spec`) decides the route."""
+    span = s.span
+    assert u.site is not None
+    if not st.g.ip_site_for_proxies and kind is not ir.UpstreamKind.DIRECT and (u.port is None or u.port & U32 == 0):
         st.status("TS124", f"upstream {u.host}:{u.port} for {u.site!r}: the port must be ≥ 1; tinyproxy "
                   f"{st.g.version} drops the rule", span)
         return None, True

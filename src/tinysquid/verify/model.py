@@ -3,7 +3,7 @@
 The JSON document is the contract the ``plan-cutover`` helper reads: keep the key names.
 
 ```
-{"schema_version": 1, "tool": "tinysquid verify",
+{"apiVersion": "tinysquid/v1", "kind": "VerifyReport", "schema_version": 1, "tool": "tinysquid verify",
  "proxies": {"old": ["http://host:port", ...], "new": "http://host:port"},
  "summary": {"total", "agree", "widened", "narrowed", "changed", "noisy", "intended", "errors",
              "ambiguous"},
@@ -309,8 +309,10 @@ def write_document(out: IO[str], *, proxies: dict[str, Any], summary: Summary, c
                    problems: Iterable[dict[str, Any]] = (), expect: dict[str, Any] | None = None,
                    verdict: str = "") -> None:
     """Stream the JSON document: header fields first, then ``probes`` one record at a time."""
+    from tinysquid import documents
+
     head = {
-        "schema_version": SCHEMA_VERSION,
+        **documents.header(documents.Kind.VERIFY_REPORT),
         "tool": "tinysquid verify",
         "proxies": proxies,
         "summary": summary.counts(),

@@ -133,13 +133,14 @@ def collect(req: VerifyRequest, report: Report) -> Iterator[Probe]:
 
 
 def _read_policy(req: VerifyRequest, report: Report) -> Policy:
-    from tinysquid.convert import TinyproxyVersion
-    from tinysquid.tinyproxy import read_policy
+    from tinysquid.options import ConvertOptions, TinyproxyVersion
+    from tinysquid.tinyproxy import load
 
     assert req.config is not None
-    # The front end's per-line fidelity findings belong to `convert`'s report, not to this run.
-    return read_policy(req.config, version=TinyproxyVersion(req.tinyproxy_version), root=req.root,
-                       report=Report())
+    # The front end's per-line fidelity findings belong to `convert`'s report, not to this run; the
+    # probes test tinyproxy as it reads the file (the policy before the passes narrow it).
+    options = ConvertOptions(tinyproxy_version=TinyproxyVersion(req.tinyproxy_version), root=req.root)
+    return load(req.config, options).lowered
 
 
 def _check_policy_against_run(req: VerifyRequest, policy: Policy, report: Report) -> None:

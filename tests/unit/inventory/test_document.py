@@ -30,6 +30,7 @@ def doc():
 
 def test_contract_keys_in_order(doc):
     assert tuple(doc)[:len(KEYS)] == KEYS
+    assert doc["apiVersion"] == "tinysquid/v1" and doc["kind"] == "Inventory"
     assert doc["schema_version"] == 1 and doc["generated_at"] == "2026-01-01T00:00:00Z"
     assert all("private_ip" in i for i in doc["instances"])
     assert all("public_ip" in e for e in doc["elastic_ips"])

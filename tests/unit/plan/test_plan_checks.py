@@ -161,10 +161,15 @@ def test_convert_report_beside_values_lists_non_exact_lines(tmp_path):
     import shutil
 
     shutil.copy(VALUES, tmp_path / "values.yaml")
-    (tmp_path / "report.json").write_text(json.dumps({"findings": [
-        {"code": "TS200", "status": "exact", "file": "tinyproxy.conf", "line": 3, "message": "Port"},
-        {"code": "TS204", "status": "approximated", "file": "filter", "line": 7, "message": "BRE pattern"},
-        {"code": "TS301", "status": "hardening", "subject": "metadata", "message": "deny 169.254.0.0/16"}]}))
+    (tmp_path / "report.json").write_text(json.dumps({
+        "apiVersion": "tinysquid/v1", "kind": "ConvertReport", "generated_by": "tinysquid test",
+        "input": "tinyproxy.conf", "options": {}, "summary": {}, "findings": [
+            {"code": "TS200", "severity": "info", "status": "exact", "file": "tinyproxy.conf", "line": 3,
+             "message": "Port"},
+            {"code": "TS204", "severity": "warning", "status": "approximated", "file": "filter", "line": 7,
+             "message": "BRE pattern"},
+            {"code": "TS301", "severity": "info", "status": "hardening", "subject": "metadata",
+             "message": "deny 169.254.0.0/16"}]}))
     c = _check(_plan(values=tmp_path / "values.yaml"), "convert")
     assert str(c.status) == "fail" and not c.blocking
     assert "filter:7: approximated TS204 BRE pattern" in c.evidence

@@ -136,7 +136,7 @@ def test_plan_gate_blocks_an_intended_claim_no_entry_declares(tmp_path):
              "old": [{"class": "allowed"}], "new": {"class": "denied"}}
     summary = {"total": 1, "agree": 0, "widened": 0, "narrowed": 0, "changed": 0, "noisy": 0, "errors": 0,
                "intended": 1}
-    declared = {"summary": summary, "probes": [{**probe, "result": "intended"}], "expect": _doc(TIGHTEN)}
+    declared = {"schema_version": 1, "summary": summary, "probes": [{**probe, "result": "intended"}], "expect": _doc(TIGHTEN)}
     assert check_verify(declared, "v.json")[0].status.value == "pass"
     forged = {**declared, "expect": _doc({**TIGHTEN, "match": {"host_regex": "^nothing$"}})}
     c = check_verify(forged, "v.json")[0]
@@ -144,6 +144,6 @@ def test_plan_gate_blocks_an_intended_claim_no_entry_declares(tmp_path):
     # a narrowed probe of a run without --expect, with expect.json given to the gate
     path = tmp_path / "expect.json"
     path.write_text(json.dumps(_doc(TIGHTEN)))
-    strict = {"summary": {**summary, "narrowed": 1, "intended": 0}, "probes": [{**probe, "result": "narrowed"}]}
+    strict = {"schema_version": 1, "summary": {**summary, "narrowed": 1, "intended": 0}, "probes": [{**probe, "result": "narrowed"}]}
     assert check_verify(strict, "v.json")[0].status.value == "fail"
     assert check_verify(strict, "v.json", str(path))[0].status.value == "pass"

@@ -21,6 +21,15 @@ CODES = (
              "file system, a parent that is a file, a dangling link, a name too long).",
              "Nothing was written: earlier results, if any, are left as they were.",
              "Choose another output path, or fix the permission or free space."),
+    CodeInfo("TS008", "wrong-document-kind", E,
+             "An input document is of another kind or apiVersion than the option expects "
+             "(an inventory passed as --verify-report).",
+             "Reading it as the expected kind would decide checks from the wrong data.",
+             "Pass the file the option names; `tinysquid schema KIND` prints what each kind looks like."),
+    CodeInfo("TS009", "document-shape", E, "An input document lacks a field its kind requires, or a field "
+             "has the wrong type (the message gives the JSON path).",
+             "Its contents cannot be trusted.",
+             "Regenerate it with the tinysquid command that writes it; `tinysquid schema KIND` prints its schema."),
     CodeInfo("TS007", "os-error", E, "The operating system refused a path given on the command line.",
              "The command cannot run as asked; nothing was written.", "Check the path named in the message."),
 )
