@@ -59,4 +59,37 @@ CODES: tuple[CodeInfo, ...] = (
              "An AWS read call failed with an error other than a permission refusal.",
              "Resources behind that call are missing: the inventory is partial (exit 5).",
              "Run again; if it persists, check the message (throttling is retried by botocore first)."),
+    CodeInfo("TS613", "not-an-aws-answer", W,
+             "A region's endpoint answered something no AWS API sends: an HTML page (a captive portal, a "
+             "proxy's error page), an empty body, garbage, or a document of the wrong shape.",
+             "Nothing more is asked in that region (every call goes to the same endpoint): it is missing from "
+             "the inventory (exit 5); the other regions are still listed.",
+             "Check --endpoint-url, HTTPS_PROXY and what answers on the network path to the endpoint."),
+    CodeInfo("TS614", "region-rejected", W,
+             "A region rejected the credentials (AuthFailure, OptInRequired, …) while others accepted them: "
+             "typically an opt-in region the account has not enabled.",
+             "That region is missing from the inventory (exit 5). When every region rejects them the "
+             "credentials are no good at all (TS601, exit 4).",
+             "Enable the region for the account, or leave it out (--region), or use credentials valid there."),
+    CodeInfo("TS615", "deadline-exceeded", W,
+             "The run's --deadline passed before a region (or Route 53) was fully listed.",
+             "What that region holds is missing from the inventory (exit 5); the regions that finished are "
+             "listed.",
+             "Pass a larger --deadline, or list fewer regions (--region)."),
+    CodeInfo("TS616", "unknown-region", E,
+             "A --region value is not a region name in botocore's endpoint data (any partition).",
+             "Nothing is listed (exit 2): a mistyped region would otherwise be reported as an empty, $0.00 "
+             "inventory.",
+             "Use a region name such as eu-west-1 (the message names the nearest ones); a region newer than "
+             "the installed botocore needs a newer botocore."),
+    CodeInfo("TS617", "live-prices-unavailable", W,
+             "The AWS Price List API (pricing:GetProducts) could not give a price tinysquid asked for; the "
+             "cached or bundled price was used instead.",
+             "That figure may be older than the run (its date is in the cost basis).",
+             "Grant pricing:GetProducts (see --print-iam-policy --prices-from api), or use --prices FILE."),
+    CodeInfo("TS618", "prices-used", I,
+             "Where the prices come from: the source and date of every price table the costs were computed "
+             "with.",
+             "Prices change; a figure is only as current as its table.",
+             "Pass --prices-from api for current list prices, or --prices FILE with your own (negotiated) ones."),
 )
