@@ -134,3 +134,28 @@ def test_known_regions_come_from_botocore_and_cover_every_partition():
     names = known_regions()
     assert {"us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"} <= names
     assert "aws-global" not in names
+
+
+def test_each_region_reports_once_as_it_finishes(moto_url, estates):
+    seen = []
+    with JunkEndpoint("html-200") as junk:
+        run_inventory(session(), Options(criteria=TAG, regions=("eu-west-1", "us-east-1", "ap-south-1"),
+                                         endpoint_url=moto_url, region_endpoints=(("ap-south-1", junk.url),)),
+                      on_region=seen.append)
+    by = {s.region: s for s in seen}
+    assert sorted(by) == ["ap-south-1", "eu-west-1", "us-east-1"] and len(seen) == 3
+    assert by["us-east-1"].instances == 2 and by["eu-west-1"].instances == 2
+    assert by["ap-south-1"].missing == "bad-answer"
+
+
+def test_progress_lines_on_a_terminal_only(moto_url, estates, monkeypatch):
+    from tinysquid.cli._common import err_console
+
+    args = ("--endpoint-url", moto_url, "--region", "us-east-1", "--region", "eu-west-1", "--tag", "Role=tinyproxy",
+            "-o", "json")
+    piped = _cli(*args)
+    assert piped.exit_code == 0 and "proxy instance(s)" not in piped.stderr
+    monkeypatch.setattr(err_console, "_force_terminal", True)
+    tty = _cli(*args)
+    assert tty.exit_code == 0, tty.stderr
+    assert "us-east-1: 2 proxy instance(s)" in tty.stderr and "eu-west-1: 2 proxy instance(s)" in tty.stderr

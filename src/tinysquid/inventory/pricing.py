@@ -177,11 +177,12 @@ def _overlay(prices: Prices, lives: Mapping[str, Live]) -> Prices:
     table = dict(prices.table)
     regions = {name: dict(r) for name, r in table["regions"].items()}
     for region, live in lives.items():
+        # A figure the API did not give keeps the bundled one (this region's, else the default
+        # region's): TS617 names each such figure, so none is priced at $0 silently.
         base = dict(regions.get(region) or regions[prices.default_region])
-        fallback = region not in regions
         for key, value in live.values.items():
             if key == "ec2_hour":
-                base["ec2_hour"] = {**({} if fallback else base.get("ec2_hour", {})), **value}
+                base["ec2_hour"] = {**base.get("ec2_hour", {}), **value}
             else:
                 base[key] = value
         base["source"] = API_SOURCE + f", fetched {live.fetched_at}"
@@ -219,8 +220,10 @@ def resolve(mode: str, prices: Prices, regions: Iterable[str], instance_types: M
                 missing = [m for m in missing if not (m.startswith("ec2_hour.")
                                                       and m.split(".", 1)[1] in live.values["ec2_hour"])]
             if missing:
+                bundled = region if region in prices.table["regions"] else prices.default_region
                 findings.append(make("TS617", f"Price List API gave no price in {region} for "
-                                     f"{', '.join(missing)}; bundled figures used for those", source=SOURCE,
+                                     f"{', '.join(missing)}; the bundled {bundled} figures are used for those",
+                                     source=SOURCE,
                                      subject=f"region:{region}", data={"region": region, "missing": missing}))
             lives[region] = live
             write_cache(live)
