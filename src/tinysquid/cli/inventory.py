@@ -142,11 +142,12 @@ def inventory_aws(
 
 
 def _session(profile: str | None) -> Any:
-    import boto3
     from botocore.exceptions import ProfileNotFound
 
+    from tinysquid.inventory.collect import lean_session
+
     try:
-        return boto3.Session(profile_name=profile)
+        return lean_session(profile)
     except ProfileNotFound:
         _no_credentials(profile, "profile not found")
 

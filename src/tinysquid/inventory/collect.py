@@ -9,10 +9,13 @@ going; a boto3 Session is passed in, never created here.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -244,6 +247,84 @@ class Caller:
                              f"({type(exc).__name__}: {str(exc)[:120]})", kind=BAD_ANSWER) from None
         except BotoCoreError as exc:
             raise ApiFailure(iam_action, self.region, str(exc)) from None
+
+
+# --- lean service models ----------------------------------------------------------------------------
+#
+# botocore builds a client class with one method per operation each time a client is created: for
+# EC2 (about 800 operations) that is most of the 8 ms each region's client costs, and loading the
+# 3.7 MB model is most of a run's fixed cost. A session made by ``lean_session`` is served EC2's
+# model cut down to the operations in ACTIONS (the same shapes, documentation dropped), written
+# once per botocore version into the XDG cache and found through botocore's own data-path
+# mechanism (``Loader.search_paths``, as AWS_DATA_PATH does). Paginators and endpoint rules still
+# come from botocore. Anything unexpected leaves the session as botocore made it.
+
+_LEAN_SERVICES = ("ec2",)
+
+
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/tinysquid`` (``~/.cache/tinysquid`` when unset or not absolute)."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(base) if base and os.path.isabs(base) else Path.home() / ".cache") / "tinysquid"
+
+
+def _reachable_shapes(model: dict[str, Any], operations: dict[str, Any]) -> dict[str, Any]:
+    shapes = model["shapes"]
+    need: set[str] = set()
+    stack = [ref["shape"] for op in operations.values() for key in ("input", "output") if (ref := op.get(key))]
+    stack += [err["shape"] for op in operations.values() for err in op.get("errors", [])]
+    while stack:
+        name = stack.pop()
+        if name in need or name not in shapes:
+            continue
+        need.add(name)
+        shape = shapes[name]
+        stack += [shape[k]["shape"] for k in ("member", "key", "value") if k in shape]
+        stack += [m["shape"] for m in shape.get("members", {}).values()]
+    return {name: {k: v for k, v in shapes[name].items() if k != "documentation"} for name in sorted(need)}
+
+
+def lean_models_dir() -> Path | None:
+    """A data path holding the cut-down models (made on first use), or None when it cannot be made."""
+    import botocore
+    from botocore.loaders import create_loader
+
+    root: Path = cache_root() / "models" / str(botocore.__version__)
+    try:
+        loader = create_loader()
+        for service in _LEAN_SERVICES:
+            version = loader.determine_latest_version(service, "service-2")
+            path = root / service / version / "service-2.json"
+            if path.exists():
+                continue
+            model = loader.load_service_model(service, "service-2")
+            wanted = {action for svc, action in ACTIONS if svc.client == service}
+            operations = {name: {k: v for k, v in op.items() if k != "documentation"}
+                          for name, op in model["operations"].items() if name in wanted}
+            if set(operations) != wanted:
+                return None
+            lean = {**model, "operations": operations, "shapes": _reachable_shapes(model, operations)}
+            lean.pop("documentation", None)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".service-2.json.{os.getpid()}")
+            tmp.write_text(json.dumps(lean, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, path)
+    except (OSError, ValueError, KeyError):
+        return None
+    return root
+
+
+def lean_session(profile: str | None = None) -> Any:
+    """A boto3 Session (``profile`` as boto3 reads it) whose EC2 clients are built from the lean model."""
+    import boto3
+    import botocore.session
+
+    core = botocore.session.get_session()
+    data_path = lean_models_dir()
+    if data_path is not None:
+        loader = core.get_component("data_loader")
+        loader.search_paths.insert(0, str(data_path))
+    return boto3.Session(botocore_session=core, profile_name=profile)
 
 
 # --- one describe_<resource>() per call ------------------------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tinysquid.diagnostics.model import Diagnostic, make
-from tinysquid.inventory.collect import PRICING, ApiFailure, Caller, PermissionGap
+from tinysquid.inventory.collect import PRICING, ApiFailure, Caller, PermissionGap, cache_root
 from tinysquid.inventory.cost import Prices
 
 SOURCE = "inventory.pricing"
@@ -46,9 +46,7 @@ _UNITS: tuple[tuple[str, str, str, str], ...] = (
 
 def cache_dir() -> Path:
     """``$XDG_CACHE_HOME/tinysquid/prices`` (``~/.cache`` when unset or not absolute)."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
-    return root / "tinysquid" / "prices"
+    return cache_root() / "prices"
 
 
 def _now() -> str:

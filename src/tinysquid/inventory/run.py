@@ -88,7 +88,7 @@ class Options:
     deadline: float | None = None  # seconds for the whole run; None: bounded by the timeouts only
     prices_from: str = "bundled"  # bundled | auto (cached Price List answers) | api (ask it): pricing.py
     pricing_endpoint_url: str | None = None  # the Price List API endpoint (default: endpoint_url / AWS)
-    workers: int = 4  # regions listed at once (threads); Route 53 has its own
+    workers: int = 8  # regions listed at once (threads); Route 53 has its own
 
 
 @dataclass
@@ -175,13 +175,18 @@ def _region(caller: Caller, criteria: Criteria, steps: _Steps) -> _RegionResult:
         return value
 
     try:
-        # Two calls decide whether there is anything here: most regions of an account hold nothing
-        # (no instance, no Elastic IP), and then nothing else is asked.
-        data.addresses = get(collect.describe_addresses, default=[])
-        if not data.addresses and not get(collect.any_instance, default=True):
-            data.empty = True
-            steps.tick(_REGION_STEPS)
-            return data, Records(), {}, {}
+        # One or two calls decide whether there is anything here: most regions of an account hold
+        # nothing (no instance; no idle Elastic IP a --tag/--name-pattern could select), and then
+        # nothing else is asked.
+        if not get(collect.any_instance, default=True):
+            if criteria.tags or criteria.name_pattern:
+                data.addresses = get(collect.describe_addresses, default=[])
+            if not select_idle_addresses(data.addresses, criteria):
+                data.empty = True
+                steps.tick(_REGION_STEPS)
+                return data, Records(), {}, {}
+        else:
+            data.addresses = get(collect.describe_addresses, default=[])
         data.security_groups = get(collect.describe_security_groups, default=[])
         steps.tick()
         data.load_balancers = get(collect.describe_load_balancers, default=[])
