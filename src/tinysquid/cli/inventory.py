@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -102,12 +103,19 @@ def inventory_aws(
         if not 0 < proxy_port < 65536:
             raise InputError(make("TS610", f"--proxy-port {proxy_port} is not a TCP port", source="cli",
                                   subject="--proxy-port"))
-        if monthly_gb < 0:
-            raise InputError(make("TS610", f"--monthly-gb {monthly_gb:g} is negative", source="cli",
-                                  subject="--monthly-gb"))
+        if not math.isfinite(monthly_gb) or monthly_gb < 0:
+            raise InputError(make("TS610", f"--monthly-gb {monthly_gb:g} is not a non-negative number",
+                                  source="cli", subject="--monthly-gb"))
+        for flag, url in (("--endpoint-url", endpoint_url), ("--pricing-endpoint-url", pricing_endpoint_url)):
+            problem = _url_problem(url)
+            if problem and url is not None:
+                raise InputError(make("TS610", f"{flag} {url[:80]!r} {problem}", source="cli", subject=flag))
         if not 0 < deadline <= 86400:
             raise InputError(make("TS610", f"--deadline {deadline:g} is not between 0 and 86400 seconds",
                                   source="cli", subject="--deadline"))
+        from tinysquid.inventory.regions import check_regions
+
+        check_regions(tuple(region or ()))  # before a session is made: a typo costs nothing
         if region and all_regions:
             raise InputError(make("TS610", "--region and --all-regions exclude each other", source="cli",
                                   subject="--all-regions"))
@@ -139,6 +147,23 @@ def inventory_aws(
     if result.partial:
         err_console.print(f"partial inventory: {len(result.gaps)} gap(s); exit {int(code)}", markup=False)
     raise typer.Exit(int(code))
+
+
+def _url_problem(url: str | None) -> str | None:
+    """Why an endpoint URL cannot be used (botocore would raise ValueError later), or None."""
+    from urllib.parse import urlsplit
+
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an http:// or https:// URL with a host"
+    del port
+    return None
 
 
 def _session(profile: str | None) -> Any:

@@ -48,9 +48,10 @@ CODES: tuple[CodeInfo, ...] = (
              "Costs cannot be computed from it (exit 2).",
              "Start from the packaged table (tinysquid/inventory/prices.yaml) and keep its keys."),
     CodeInfo("TS610", "inventory-bad-option", E,
-             "An inventory-aws option value is malformed (e.g. --tag without '=').",
+             "An inventory-aws option value is malformed (e.g. --tag without '=', an endpoint that is not a URL).",
              "The command cannot run (exit 2).",
-             "Use --tag KEY=VALUE, a positive --proxy-port and a non-negative --monthly-gb."),
+             "Use --tag KEY=VALUE, a TCP --proxy-port, a non-negative --monthly-gb, a --deadline up to "
+             "86400 s and http(s):// endpoint URLs."),
     CodeInfo("TS611", "idle-eip", I,
              "An Elastic IP tagged like the proxies is not associated with anything.",
              "It still costs the public IPv4 charge and may still be on a third party's allowlist.",
