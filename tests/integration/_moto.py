@@ -57,16 +57,19 @@ def session(region: str = "us-east-1") -> Any:
 
 @contextlib.contextmanager
 def fake_aws_env() -> Iterator[Any]:
-    """Only fake credentials in the environment (no profile files, no instance metadata) while the
-    block runs; yields the MonkeyPatch so a test can change more."""
+    """Only fake credentials in the environment (no profile files, no instance metadata) and an empty
+    XDG cache while the block runs; yields the MonkeyPatch so a test can change more."""
+    import tempfile
+
     import pytest
 
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory(prefix="tinysquid-cache-") as cache:
         for key in list(os.environ):
             if key.startswith("AWS_"):
                 mp.delenv(key)
         for key, value in fake_env({}).items():
             mp.setenv(key, value)
+        mp.setenv("XDG_CACHE_HOME", cache)  # no Price List answer cached on this machine is read
         yield mp
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -14,11 +15,16 @@ from tinysquid.cli._common import err_console, run_command
 EPILOG = (
     "Example: tinysquid inventory-aws --region eu-west-1 --tag Role=tinyproxy --monthly-gb 500 -o json "
     "--out inventory.json\n\n"
+    "Picture: tinysquid inventory-aws --region eu-west-1 -o mermaid (or -o dot | dot -Tsvg > estate.svg).\n\n"
+    "Prices: --prices-from auto (default) uses a region's cached AWS Price List answer, else the bundled "
+    "table; --prices-from api asks the Price List API (pricing:GetProducts) and caches the answer under "
+    "$XDG_CACHE_HOME/tinysquid/prices; every figure names its source and date.\n\n"
     "Read-only: only Describe*/List* calls (see --print-iam-policy). Instances are selected by any of "
     "--tag, --name-pattern, being a target of a target group on --proxy-port, or a security group "
     "allowing --proxy-port; each says why.\n\n"
-    "Exit codes: 0 complete · 2 bad option or prices file · 4 no AWS credentials · "
-    "5 partial (a call was refused or a region unreachable; see gaps)."
+    "Exit codes: 0 complete · 2 bad option, unknown region or prices file · 4 no AWS credentials (or "
+    "every region rejected them) · 5 partial (a call was refused, a region unreachable, rejected or "
+    "answering non-AWS content, or the --deadline passed; see gaps)."
 )
 
 
@@ -28,6 +34,16 @@ class OutputFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
     YAML = "yaml"
+    DOT = "dot"
+    MERMAID = "mermaid"
+
+
+class PricesFrom(StrEnum):
+    """Where unit prices come from."""
+
+    AUTO = "auto"
+    BUNDLED = "bundled"
+    API = "api"
 
 
 def inventory_aws(
@@ -43,7 +59,8 @@ def inventory_aws(
     name_pattern: Annotated[str | None, typer.Option(
         "--name-pattern", help="Select instances whose Name tag matches this glob.", show_default=False)] = None,
     proxy_port: Annotated[int, typer.Option("--proxy-port", help="The legacy proxy's listening port.")] = 8888,
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="table, json or yaml.")] = OutputFormat.TABLE,
+    output: Annotated[OutputFormat, typer.Option(
+        "--output", "-o", help="table, json, yaml, or the graph as dot (Graphviz) or mermaid.")] = OutputFormat.TABLE,
     out: Annotated[Path | None, typer.Option("--out", help="Write the document to FILE instead of stdout.",
                                              show_default=False)] = None,
     monthly_gb: Annotated[float, typer.Option(
@@ -52,12 +69,20 @@ def inventory_aws(
         "--print-iam-policy", help="Print the least-privilege read-only IAM policy and exit.")] = False,
     prices: Annotated[Path | None, typer.Option(
         "--prices", help="YAML price table overriding the packaged one.", show_default=False)] = None,
+    prices_from: Annotated[PricesFrom, typer.Option(
+        "--prices-from", help="auto: cached Price List answers, else bundled; bundled; api: ask the AWS "
+        "Price List API (and cache).")] = PricesFrom.AUTO,
+    pricing_endpoint_url: Annotated[str | None, typer.Option(
+        "--pricing-endpoint-url", help="Price List API endpoint (default: --endpoint-url, else AWS).",
+        show_default=False)] = None,
+    deadline: Annotated[float, typer.Option(
+        "--deadline", help="Seconds for the whole run; what is not listed by then is a gap (exit 5).")] = 300.0,
 ) -> None:
     """List the legacy EC2/NLB/target group/EIP/security group estate, read-only, with its monthly cost."""
     from tinysquid.inventory import iam
 
     if print_iam_policy:
-        sys.stdout.write(iam.policy_json())
+        sys.stdout.write(iam.policy_json(live_prices=prices_from is PricesFrom.API))
         raise typer.Exit(0)
 
     from tinysquid.diagnostics import ExitCode, InputError
@@ -78,15 +103,26 @@ def inventory_aws(
         if not 0 < proxy_port < 65536:
             raise InputError(make("TS610", f"--proxy-port {proxy_port} is not a TCP port", source="cli",
                                   subject="--proxy-port"))
-        if monthly_gb < 0:
-            raise InputError(make("TS610", f"--monthly-gb {monthly_gb:g} is negative", source="cli",
-                                  subject="--monthly-gb"))
+        if not math.isfinite(monthly_gb) or monthly_gb < 0:
+            raise InputError(make("TS610", f"--monthly-gb {monthly_gb:g} is not a non-negative number",
+                                  source="cli", subject="--monthly-gb"))
+        for flag, url in (("--endpoint-url", endpoint_url), ("--pricing-endpoint-url", pricing_endpoint_url)):
+            problem = _url_problem(url)
+            if problem and url is not None:
+                raise InputError(make("TS610", f"{flag} {url[:80]!r} {problem}", source="cli", subject=flag))
+        if not 0 < deadline <= 86400:
+            raise InputError(make("TS610", f"--deadline {deadline:g} is not between 0 and 86400 seconds",
+                                  source="cli", subject="--deadline"))
+        from tinysquid.inventory.regions import check_regions
+
+        check_regions(tuple(region or ()))  # before a session is made: a typo costs nothing
         if region and all_regions:
             raise InputError(make("TS610", "--region and --all-regions exclude each other", source="cli",
                                   subject="--all-regions"))
         options = Options(criteria=Criteria(tuple(pairs), name_pattern, proxy_port), regions=tuple(region or ()),
                           all_regions=all_regions, endpoint_url=endpoint_url, monthly_gb=monthly_gb,
-                          prices=load_prices(prices))
+                          prices=load_prices(prices), deadline=deadline, prices_from=str(prices_from),
+                          pricing_endpoint_url=pricing_endpoint_url)
         session = _session(profile)
         try:
             result = _run_with_progress(run_inventory, session, options)
@@ -113,12 +149,30 @@ def inventory_aws(
     raise typer.Exit(int(code))
 
 
+def _url_problem(url: str | None) -> str | None:
+    """Why an endpoint URL cannot be used (botocore would raise ValueError later), or None."""
+    from urllib.parse import urlsplit
+
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an http:// or https:// URL with a host"
+    del port
+    return None
+
+
 def _session(profile: str | None) -> Any:
-    import boto3
     from botocore.exceptions import ProfileNotFound
 
+    from tinysquid.inventory.collect import lean_session
+
     try:
-        return boto3.Session(profile_name=profile)
+        return lean_session(profile)
     except ProfileNotFound:
         _no_credentials(profile, "profile not found")
 
@@ -134,9 +188,23 @@ def _no_credentials(profile: str | None, reason: str | None = None) -> None:
     raise typer.Exit(int(ExitCode.INCOMPLETE))
 
 
+def region_line(s: Any) -> str:
+    """One region's progress line: what it held, or why it is missing."""
+    if s.missing:
+        return f"{s.region}: missing ({s.missing}) after {s.seconds:.1f} s"
+    if s.empty:
+        return f"{s.region}: nothing here ({s.seconds:.1f} s)"
+    gaps = f", {s.gaps} gap(s)" if s.gaps else ""
+    return (f"{s.region}: {s.instances} proxy instance(s), {s.elastic_ips} Elastic IP(s), "
+            f"{s.load_balancers} load balancer(s){gaps} ({s.seconds:.1f} s)")
+
+
 def _run_with_progress(fn: Any, session: Any, options: Any) -> Any:
+    """On a terminal (stderr), a bar and one line per region as it finishes; elsewhere nothing."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    if not err_console.is_terminal:
+        return fn(session, options)
     with Progress(TextColumn("inventory"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
         task = bar.add_task("inventory", total=None)
@@ -144,7 +212,10 @@ def _run_with_progress(fn: Any, session: Any, options: Any) -> Any:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return fn(session, options, progress)
+        def on_region(summary: Any) -> None:
+            bar.console.print(region_line(summary), markup=False, highlight=False)
+
+        return fn(session, options, progress, on_region)
 
 
 def _format(doc: dict[str, Any], output: OutputFormat) -> str:
@@ -152,7 +223,43 @@ def _format(doc: dict[str, Any], output: OutputFormat) -> str:
 
     if output is OutputFormat.YAML:
         return dump_yaml(doc)
+    if output in (OutputFormat.DOT, OutputFormat.MERMAID):
+        from tinysquid.inventory import picture
+
+        return picture.to_dot(doc) if output is OutputFormat.DOT else picture.to_mermaid(doc)
     return dump_json(doc)
+
+
+def _rule(perm: dict[str, Any]) -> str:
+    """``tcp/8888``, ``tcp/1000-2000``, ``all traffic`` (protocol -1, no ports), ``icmp``."""
+    proto = perm.get("protocol")
+    name = "all traffic" if proto in ("-1", -1, None) else str(proto)
+    lo, hi = perm.get("from_port"), perm.get("to_port")
+    if lo is None or proto in ("-1", -1) or lo == -1:
+        return name
+    return f"{name}/{lo}" if lo == hi or hi is None else f"{name}/{lo}-{hi}"
+
+
+def _bold(text: str) -> Any:
+    from rich.text import Text
+
+    return Text(text, style="bold")
+
+
+def _row(table: Any, *cells: Any) -> None:
+    """Add one row; every cell is plain text (an AWS name holding ``[...]`` is not rich markup)."""
+    from rich.text import Text
+
+    table.add_row(*(c if isinstance(c, Text) else Text(_cell(c)) for c in cells))
+
+
+def _cell(value: Any) -> str:
+    """A table cell: never ``None`` or ``True``: absent is ``-``, booleans are yes/no."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def _money(value: float) -> str:
@@ -174,17 +281,17 @@ def _print_table(doc: dict[str, Any], console: Any = None) -> None:
     for col in ("instance", "name", "type", "AZ", "state", "private IP", "public IP", "selected because"):
         t.add_column(col)
     for i in doc["instances"]:
-        t.add_row(i["id"], i.get("name") or "-", i.get("type") or "-", i.get("availability_zone") or "-",
-                  i.get("state") or "-", i.get("private_ip") or "-",
-                  f"{i['public_ip']} ({i['public_ip_kind']})" if i.get("public_ip") else "-",
-                  ", ".join(r["rule"] for r in i["selected_because"]))  # details: -o json
+        _row(t, i["id"], i.get("name") or "-", i.get("type") or "-", i.get("availability_zone") or "-",
+             i.get("state") or "-", i.get("private_ip") or "-",
+                  f"{i['public_ip']} ({_cell(i.get('public_ip_kind'))})" if i.get("public_ip") else "-",
+                  ", ".join(_cell(r.get("rule")) for r in i.get("selected_because") or []))  # details: -o json
     console.print(t)
 
     t = Table(title="Egress IPs (what third parties may have allowlisted)", title_justify="left")
     for col in ("public IP", "region", "kind", "allocation", "instance", "stable"):
         t.add_column(col)
     for e in doc["egress_ips"]:
-        t.add_row(e["public_ip"], e["region"], e["kind"], e.get("allocation_id") or "-",
+        _row(t, e["public_ip"], e["region"], e["kind"], e.get("allocation_id") or "-",
                   e.get("instance_id") or "-", "yes" if e["stable"] else "no")
     console.print(t)
 
@@ -195,14 +302,14 @@ def _print_table(doc: dict[str, Any], console: Any = None) -> None:
     tgs = {tg["arn"]: tg for tg in doc["target_groups"]}
     listeners = {lst["arn"]: lst for lst in doc["listeners"]}
     for lb in doc["load_balancers"]:
-        ports = ", ".join(f"{listeners[a]['protocol']}:{listeners[a]['port']}" for a in lb["listeners"] if a in listeners)
+        ports = ", ".join(f"{_cell(listeners[a].get('protocol'))}:{_cell(listeners[a].get('port'))}" for a in lb["listeners"] if a in listeners)
         for arn in lb["target_groups"] or [None]:
             tg = tgs.get(arn) if arn else None
-            t.add_row(lb.get("name") or lb["arn"], lb.get("scheme") or "-", lb.get("dns_name") or "-", ports,
-                      f"{tg['name']} ({tg['protocol']}:{tg['port']})" if tg else "-",
-                      ", ".join(f"{x['id']}={x['health']}" for x in tg["targets"]) if tg else "-",
+            _row(t, lb.get("name") or lb["arn"], lb.get("scheme") or "-", lb.get("dns_name") or "-", ports,
+                      f"{_cell(tg.get('name'))} ({_cell(tg.get('protocol'))}:{_cell(tg.get('port'))})" if tg else "-",
+                      ", ".join(f"{x['id']}={_cell(x.get('health'))}" for x in tg.get("targets") or []) if tg else "-",
                       f"{tg['deregistration_delay_seconds']}s" if tg and tg["deregistration_delay_seconds"] is not None else "-",
-                      str(tg["preserve_client_ip"]) if tg else "-", str(tg["proxy_protocol_v2"]) if tg else "-")
+                      tg["preserve_client_ip"] if tg else "-", tg["proxy_protocol_v2"] if tg else "-")
     console.print(t)
 
     names = {lb["arn"]: lb.get("name") or lb["arn"] for lb in doc["load_balancers"]}
@@ -211,9 +318,9 @@ def _print_table(doc: dict[str, Any], console: Any = None) -> None:
         for col in ("name", "type", "zone", "alias", "points to"):
             t.add_column(col)
         for r in doc["dns_records"]:
-            t.add_row(r["name"], r["type"], r["zone_name"] + (" (private)" if r["private_zone"] else ""),
+            _row(t, r["name"], r["type"], r["zone_name"] + (" (private)" if r["private_zone"] else ""),
                       "yes" if r["alias"] else "no",
-                      f"{r['points_to_kind']}:{names.get(r['points_to'], r['points_to'])}")
+                      f"{_cell(r.get('points_to_kind'))}:{_cell(names.get(r['points_to'], r['points_to']))}")
         console.print(t)
 
     if doc["security_groups"]:
@@ -221,9 +328,9 @@ def _print_table(doc: dict[str, Any], console: Any = None) -> None:
         for col in ("group", "name", "ingress", "attached to"):
             t.add_column(col)
         for sg in doc["security_groups"]:
-            ingress = "; ".join(f"{p['protocol']}/{p['from_port']}-{p['to_port']} from {', '.join(p['sources']) or '-'}"
-                                for p in sg["ingress"])
-            t.add_row(sg["id"], sg.get("name") or "-", ingress or "-", ", ".join(sg["attached_to"]))
+            ingress = "; ".join(f"{_rule(p)} from {', '.join(_cell(x) for x in p.get('sources') or []) or '-'}"
+                                for p in sg.get("ingress") or [])
+            _row(t, sg["id"], sg.get("name"), ingress, ", ".join(_cell(x) for x in sg.get("attached_to") or []))
         console.print(t)
 
     costs = doc["costs"]
@@ -235,11 +342,12 @@ def _print_table(doc: dict[str, Any], console: Any = None) -> None:
         for item in costs[side]["items"]:
             b = item["basis"]
             basis = (f"{b['quantity']:g} × {b['hours']:g} h × ${b['unit_price']:g}" if b["hours"] is not None
-                     else f"{b['quantity']:g} × ${b['unit_price']:g}") + f" ({b['price_region']}, {b['as_of']})"
+                     else f"{b['quantity']:g} × ${b['unit_price']:g}")
+            basis += f" ({_cell(b.get('price_region'))}, {_cell(b.get('as_of'))})"
             kind, _, ident = item["resource"].partition(":")
-            t.add_row(side, names.get(ident, ident) if kind == "lb" else ident, item["item"], basis,
+            _row(t, side, names.get(ident, ident) if kind == "lb" else ident, item["item"], basis,
                       _money(item["monthly_usd"]))
-        t.add_row(side, "", "[bold]total[/]", "", f"[bold]{_money(costs[side]['monthly_total'])}[/]")
+        _row(t, side, "", _bold("total"), "", _bold(_money(costs[side]['monthly_total'])))
     console.print(t)
     console.print(f"legacy {_money(costs['monthly_total'])}/month · NAT gateway target "
                   f"{_money(costs['target']['monthly_total'])}/month (incremental "

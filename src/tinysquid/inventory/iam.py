@@ -11,27 +11,29 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tinysquid.inventory.collect import ACTIONS
+from tinysquid.inventory.collect import ACTIONS, PRICING_ACTIONS
 
 
-def actions() -> list[str]:
-    """Every IAM action inventory-aws may perform, ``prefix:Action``, sorted."""
-    return sorted({f"{svc.iam}:{action}" for svc, action in ACTIONS})
+def actions(*, live_prices: bool = False) -> list[str]:
+    """Every IAM action inventory-aws may perform, ``prefix:Action``, sorted (with the Price List
+    API's ``pricing:GetProducts`` when prices are asked from it)."""
+    listed = ACTIONS + (PRICING_ACTIONS if live_prices else ())
+    return sorted({f"{svc.iam}:{action}" for svc, action in listed})
 
 
-def policy_document() -> dict[str, Any]:
+def policy_document(*, live_prices: bool = False) -> dict[str, Any]:
     """The IAM policy document (JSON-ready)."""
     return {
         "Version": "2012-10-17",
         "Statement": [{
             "Sid": "TinysquidInventoryReadOnly",
             "Effect": "Allow",
-            "Action": actions(),
+            "Action": actions(live_prices=live_prices),
             "Resource": "*",
         }],
     }
 
 
-def policy_json() -> str:
+def policy_json(*, live_prices: bool = False) -> str:
     """The policy as indented JSON with a trailing newline (what --print-iam-policy prints)."""
-    return json.dumps(policy_document(), indent=2) + "\n"
+    return json.dumps(policy_document(live_prices=live_prices), indent=2) + "\n"

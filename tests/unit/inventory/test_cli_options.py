@@ -12,6 +12,16 @@ from tinysquid.cli import app
     (["--tag", "Role"], "TS610"),
     (["--proxy-port", "0"], "TS610"),
     (["--monthly-gb", "-1"], "TS610"),
+    (["--monthly-gb", "nan"], "TS610"),
+    (["--monthly-gb", "inf"], "TS610"),
+    (["--deadline", "0"], "TS610"),
+    (["--deadline", "nan"], "TS610"),
+    (["--endpoint-url", "notaurl"], "TS610"),
+    (["--endpoint-url", "http://[::1"], "TS610"),
+    (["--endpoint-url", "ftp://127.0.0.1:1"], "TS610"),
+    (["--endpoint-url", "http://127.0.0.1:99999"], "TS610"),
+    (["--pricing-endpoint-url", "nope"], "TS610"),
+    (["--region", "eu-wset-1"], "TS616"),
     (["--region", "us-east-1", "--all-regions"], "TS610"),
 ])
 def test_bad_options_exit_2(args, code):

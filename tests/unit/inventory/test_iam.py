@@ -44,3 +44,22 @@ def test_no_mutating_boto3_method_is_named_in_the_package():
                           r"start|stop|release|allocate|register|deregister|change|authorize|revoke)_[a-z_]+\(")
     for path in Path(pkg.__file__).parent.glob("*.py"):
         assert not mutating.search(path.read_text()), path.name
+
+
+def test_lean_ec2_model_holds_exactly_the_listed_ec2_actions(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    session = collect.lean_session()
+    client = session.client("ec2", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y")
+    wanted = {a for s, a in collect.ACTIONS if s is collect.EC2}
+    assert set(client.meta.service_model.operation_names) == wanted
+    assert client.can_paginate("describe_instances")  # paginators still come from botocore
+    assert list(tmp_path.glob("tinysquid/models/*/ec2/*/service-2.json"))
+
+
+def test_lean_session_falls_back_to_botocore_when_the_cache_cannot_be_written(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    client = collect.lean_session().client("ec2", region_name="eu-west-1", aws_access_key_id="x",
+                                           aws_secret_access_key="y")
+    assert len(client.meta.service_model.operation_names) > 100

@@ -23,10 +23,10 @@ CODES: tuple[CodeInfo, ...] = (
              "The price table has no on-demand price for an instance type.",
              "That instance is counted at $0 and the monthly total is too low.",
              "Add the type to a prices file and pass it with --prices FILE."),
-    CodeInfo("TS604", "price-region-fallback", I,
+    CodeInfo("TS604", "price-region-fallback", W,
              "The price table has no prices for this region; us-east-1 prices were used.",
              "Prices differ by region (often 5-20 % higher outside us-east-1).",
-             "Pass a prices file with this region's figures with --prices FILE."),
+             "Pass --prices-from api (the AWS Price List API) or a prices file with --prices FILE."),
     CodeInfo("TS605", "egress-not-direct", W,
              "A proxy instance has no public IPv4 address: it egresses through a NAT gateway or another hop.",
              "The addresses third parties allowlisted for it are not on the instance and are not in egress_ips.",
@@ -48,9 +48,10 @@ CODES: tuple[CodeInfo, ...] = (
              "Costs cannot be computed from it (exit 2).",
              "Start from the packaged table (tinysquid/inventory/prices.yaml) and keep its keys."),
     CodeInfo("TS610", "inventory-bad-option", E,
-             "An inventory-aws option value is malformed (e.g. --tag without '=').",
+             "An inventory-aws option value is malformed (e.g. --tag without '=', an endpoint that is not a URL).",
              "The command cannot run (exit 2).",
-             "Use --tag KEY=VALUE, a positive --proxy-port and a non-negative --monthly-gb."),
+             "Use --tag KEY=VALUE, a TCP --proxy-port, a non-negative --monthly-gb, a --deadline up to "
+             "86400 s and http(s):// endpoint URLs."),
     CodeInfo("TS611", "idle-eip", I,
              "An Elastic IP tagged like the proxies is not associated with anything.",
              "It still costs the public IPv4 charge and may still be on a third party's allowlist.",
@@ -59,4 +60,37 @@ CODES: tuple[CodeInfo, ...] = (
              "An AWS read call failed with an error other than a permission refusal.",
              "Resources behind that call are missing: the inventory is partial (exit 5).",
              "Run again; if it persists, check the message (throttling is retried by botocore first)."),
+    CodeInfo("TS613", "not-an-aws-answer", W,
+             "A region's endpoint answered something no AWS API sends: an HTML page (a captive portal, a "
+             "proxy's error page), an empty body, garbage, or a document of the wrong shape.",
+             "Nothing more is asked in that region (every call goes to the same endpoint): it is missing from "
+             "the inventory (exit 5); the other regions are still listed.",
+             "Check --endpoint-url, HTTPS_PROXY and what answers on the network path to the endpoint."),
+    CodeInfo("TS614", "region-rejected", W,
+             "A region rejected the credentials (AuthFailure, OptInRequired, …) while others accepted them: "
+             "typically an opt-in region the account has not enabled.",
+             "That region is missing from the inventory (exit 5). When every region rejects them the "
+             "credentials are no good at all (TS601, exit 4).",
+             "Enable the region for the account, or leave it out (--region), or use credentials valid there."),
+    CodeInfo("TS615", "deadline-exceeded", W,
+             "The run's --deadline passed before a region (or Route 53) was fully listed.",
+             "What that region holds is missing from the inventory (exit 5); the regions that finished are "
+             "listed.",
+             "Pass a larger --deadline, or list fewer regions (--region)."),
+    CodeInfo("TS616", "unknown-region", E,
+             "A --region value is not a region name in botocore's endpoint data (any partition).",
+             "Nothing is listed (exit 2): a mistyped region would otherwise be reported as an empty, $0.00 "
+             "inventory.",
+             "Use a region name such as eu-west-1 (the message names the nearest ones); a region newer than "
+             "the installed botocore needs a newer botocore."),
+    CodeInfo("TS617", "live-prices-unavailable", W,
+             "The AWS Price List API (pricing:GetProducts) could not give a price tinysquid asked for; the "
+             "cached or bundled price was used instead.",
+             "That figure may be older than the run (its date is in the cost basis).",
+             "Grant pricing:GetProducts (see --print-iam-policy --prices-from api), or use --prices FILE."),
+    CodeInfo("TS618", "prices-used", I,
+             "Where the prices come from: the source and date of every price table the costs were computed "
+             "with.",
+             "Prices change; a figure is only as current as its table.",
+             "Pass --prices-from api for current list prices, or --prices FILE with your own (negotiated) ones."),
 )
