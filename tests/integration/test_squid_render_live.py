@@ -607,6 +607,9 @@ def test_both_socks_upstream_fails_closed_unless_opted_in(squid_bin: str) -> Non
     out = both(conf, {}, reqs, hosts=("www.corp.test", "site.test"))
     assert [("X-Served-By: origin" in ha, "X-Served-By: origin" in hb) for _, _, _, ha, hb in out.results] == [
         (False, False), (True, True)]  # the SOCKS route fails in both (port 9 answers nothing)
+    # squid refuses it itself, before any forward attempt: its own access-denied page
+    assert out.results[0][2] == 403 and "ERR_ACCESS_DENIED" in out.results[0][4]
+    assert out.inexact("TS260", 3)
     opted = both(conf, {}, reqs[:1], hosts=("www.corp.test",), options=ConvertOptions(socks_direct=True))
     assert "X-Served-By: origin" in opted.results[0][4] and opted.inexact("TS290", 3)
 

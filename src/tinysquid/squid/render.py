@@ -8,7 +8,8 @@ proxy's name and port, which squid serves itself) → client rules (403) → Bas
 ports (403) → destination filter (403) → hardening ``dst`` (403; after the filter, so a refusal
 never waits on DNS) → allow, and always ends with ``http_access deny all``. Upstream routes become
 cache_peer + cache_peer_access + always_direct/never_direct lists that reproduce first-match route
-selection (a SOCKS route: no peer and never_direct, so its requests fail closed).
+selection (a SOCKS route: no peer, its requests refused by http_access before the final allow, and
+never_direct as well, so they fail closed).
 
 The Conf is rendered once; the standalone squid.conf and the chart's copy are two transformations
 of it (:func:`_finish`): the chart copy takes http_port/shutdown from values, keeps the pid file in
@@ -58,7 +59,7 @@ from tinysquid.squid.conf import (  # noqa: F401  (re-exported: tests, auth.py)
     posix_ere_error,
     squid_token,
 )
-from tinysquid.squid.upstream import _hardening_rules, _upstream, _upstream_matchers
+from tinysquid.squid.upstream import _hardening_rules, _socks_denials, _upstream, _upstream_matchers
 
 __all__ = ["CHART_SPOOL", "DEFAULT_VISIBLE_HOSTNAME", "HEADER_SECRET_MANIFEST", "NCSA_HELPER", "PASSWD_PATH",
            "SQUID_VERSIONS", "canonical_domains", "has_uppercase_literal", "header_placeholder",
@@ -287,6 +288,7 @@ def _access(conf: _Conf, policy: ir.Policy, upstream_acls: _Conf, matchers: list
         needs_ip_literal = needs_ip_literal or any("ts_ip_literal" in r for r in hard_rules)
         rules.extend(hard_rules)
     if final_allow is not None:
+        rules.extend(_socks_denials(upstream_acls, policy.upstream, matchers))
         rules.append(final_allow)
     rules.append("# explicit terminal rule")
     rules.append("http_access deny all")

@@ -417,8 +417,30 @@ def test_upstream_socks_is_unsupported_and_fails_closed() -> None:
     assert not any(line.startswith("cache_peer ") for line in lines)
     assert not any("sibling" in line or "socks5 1080" in line for line in lines if not line.startswith("#"))
     assert "never_direct allow ts_up_site_1" in lines
+    # refused at http_access (an ordinary 403 before any lookup), after the filter, before the allow
+    access = directives(lines, "http_access")
+    assert access[-3:] == ["http_access deny ts_up_site_1", "http_access allow all", "http_access deny all"]
     assert [c for c in codes(report) if c != "TS262"] == ["TS260"]
     assert next(d for d in report if d.code == "TS260").status is Status.UNSUPPORTED
+
+
+def test_upstream_socks_refusal_skips_requests_an_earlier_route_takes() -> None:
+    """First match: a SOCKS route refuses only what no earlier (non-SOCKS) route took; a route whose
+    sites need two ACLs is negated through one all-of ACL; nothing after a default route."""
+    policy = replace(BASE, upstream=ir.UpstreamPolicy((
+        route(ir.UpstreamKind.HTTP, ir.SiteMatch(ir.SiteKind.IP_NETWORK, "10.0.0.0/8"), "p1", 3128, line=2),
+        route(ir.UpstreamKind.DIRECT, ir.SiteMatch(ir.SiteKind.EXACT_HOST, "a.test"), line=3),
+        route(ir.UpstreamKind.SOCKS4, ir.SiteMatch(ir.SiteKind.SUBDOMAINS, "test"), "s", 1080, line=4),
+        route(ir.UpstreamKind.SOCKS5, None, "s", 1080, line=5),
+        route(ir.UpstreamKind.SOCKS5, ir.SiteMatch(ir.SiteKind.EXACT_HOST, "never.test"), "s", 1080, line=6),
+    )))
+    lines, _ = conf_of(policy)
+    assert "acl ts_up_route_1 all-of ts_ip_literal ts_up_site_1" in lines
+    assert lines.index("acl ts_up_route_1 all-of ts_ip_literal ts_up_site_1") > lines.index(
+        next(x for x in lines if x.startswith("acl ts_up_site_1 ")))
+    denials = [x for x in directives(lines, "http_access deny") if "ts_up_" in x or x.endswith(" all")]
+    assert denials[-3:] == ["http_access deny !ts_up_route_1 !ts_up_site_2 ts_up_site_3",
+                            "http_access deny !ts_up_route_1 !ts_up_site_2 all", "http_access deny all"]
 
 
 def test_upstream_credentials_are_a_placeholder() -> None:

@@ -117,8 +117,9 @@ CODES: tuple[CodeInfo, ...] = (
     # ----------------------------------------------------------------- upstream
     CodeInfo("TS260", "upstream-socks-unsupported", W,
              "A SOCKS upstream has no squid equivalent (cache_peer is HTTP only).",
-             "Requests for these sites are kept off every other route and fail (502/500) instead of leaving "
-             "through an unintended egress path.",
+             "Requests this route takes are refused (403, decided by http_access before any DNS lookup or "
+             "forwarding; never_direct too) instead of leaving through an unintended egress path; tinyproxy "
+             "forwarded them through the SOCKS parent.",
              "Run an HTTP-to-SOCKS bridge sidecar (e.g. gost -L http://127.0.0.1:8118 -F socks5://HOST:PORT) "
              "and declare it as `cache_peer 127.0.0.1 parent 8118 0 no-query no-digest`.", U),
     CodeInfo("TS261", "upstream-credentials-placeholder", W,
