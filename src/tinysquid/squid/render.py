@@ -29,7 +29,7 @@ from tinysquid._version import __version__
 from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import make
 from tinysquid.policy import ir
-from tinysquid.squid import acls
+from tinysquid.squid import acls, url_decoding
 from tinysquid.squid.acls import has_uppercase_literal
 from tinysquid.squid.conf import (  # noqa: F401  (re-exported: tests, auth.py)
     _CHART_ONLY,
@@ -421,10 +421,24 @@ def _dest_rules(acls_conf: _Conf, dest: ir.DestPolicy | None, report: Report) ->
             if _DEST_ACL_NAMES[kind] not in names:
                 names.append(_DEST_ACL_NAMES[kind])
     where = _where(dest.origin)
+    if dest.subject is ir.MatchSubject.URL:
+        pct_rules = _url_pct_host_rules(acls_conf)
+    else:
+        pct_rules = []
     if allowlist:
-        rules = [f"# {where} filter allowlist (FilterDefaultDeny Yes): only matching destinations"]
+        rules = [*pct_rules, f"# {where} filter allowlist (FilterDefaultDeny Yes): only matching destinations"]
         rules.append("http_access deny " + " ".join(f"!{n}" for n in names) if names else "http_access deny all")
         return rules, "http_access allow all" if names else None
-    rules = [f"# {where} filter blocklist: matching destinations are refused"]
+    rules = [*pct_rules, f"# {where} filter blocklist: matching destinations are refused"]
     rules.extend(f"http_access deny {n}" for n in names)
     return rules, "http_access allow all"
+
+
+def _url_pct_host_rules(acls_conf: _Conf) -> list[str]:
+    """FilterURLs: refuse a host carrying a %-escape. url_regex tests the %-decoded URL, the host
+    included, while dstdom_regex tests the host as sent; such a host names nothing that resolves,
+    and refusing it keeps the %-decoding checks (squid/url_decoding.py) to escapes in the path."""
+    name, kind, flags, value = url_decoding.PCT_HOST_ACL
+    acls_conf.acl(name, kind, [value], flags=flags)
+    return ["# FilterURLs: a host written with a %-escape is refused (squid would match it decoded)",
+            f"http_access deny {name}"]

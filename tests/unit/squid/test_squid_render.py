@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from tinysquid.diagnostics import Report
-from tinysquid.diagnostics.model import Span, Status
+from tinysquid.diagnostics.model import InputError, Span, Status
 from tinysquid.policy import ir
 from tinysquid.policy.passes.cidrs import decide
 from tinysquid.squid import render
@@ -272,8 +272,25 @@ def test_url_patterns_are_url_regex_and_reported() -> None:
         pat(r"^http://x\.test/"), pat(r"\.EXE$", cs=True)), S(8)))
     lines, report = conf_of(policy)
     assert r"acl ts_dest_url_re url_regex -i ^http://x\.test/" in lines
-    assert r"acl ts_dest_url_re url_regex \.EXE$" in lines
-    assert codes(report) == ["TS255", "TS255"]
+    # squid tests the %-decoded URL: `x%2eEXE` would pass as `x.EXE`, so the allowlist entry is dropped
+    assert not any(r"\.EXE$" in line for line in lines if line.startswith("acl "))
+    assert codes(report) == ["TS255", "TS276"]
+    # a host written with an escape is refused outright (dstdom_regex sees it undecoded)
+    assert "acl ts_url_pct_host dstdom_regex -n %" in lines and "http_access deny ts_url_pct_host" in lines
+
+
+def test_url_blocklist_entries_refuse_the_decoded_spellings() -> None:
+    """A blocklist entry squid would miss once the URL is %-decoded is widened (TS278) or, when no
+    widening covers every spelling, refused (TS277)."""
+    block = ir.DestPolicy(ir.MatchSubject.URL, ir.Action.ALLOW, (
+        pat("casino"), pat(r"^http://[^/]*/private/"), pat("%2e")), S(8))
+    lines, report = conf_of(replace(BASE, destinations=block))
+    acl = next(line for line in lines if line.startswith("acl ts_dest_url_re"))
+    assert acl == r"acl ts_dest_url_re url_regex -i casino .asino .sino ^http://[^/]*/private/ %2e (%2e|\.)"
+    assert codes(report).count("TS278") == 2
+    with pytest.raises(InputError) as err:
+        conf_of(replace(BASE, destinations=replace(block, patterns=(pat("%20"),))))
+    assert err.value.diagnostic.code == "TS277"
 
 
 def test_case_sensitive_uppercase_host_pattern() -> None:
