@@ -601,6 +601,19 @@ def test_both_upstream_ipv4_any_matches_ip_literals_only(squid_bin: str) -> None
     assert served == [(True, True), (False, False)]
 
 
+def test_both_url_mode_escapes_never_widen(squid_bin: str) -> None:
+    """squid's url_regex sees the %-decoded URL: an escaped path cannot pass an allowlist entry
+    (dropped, TS276) and an escaped host is refused (dstdom_regex sees it undecoded)."""
+    flt = "^http://ok\\.test\n/api/v[0-9]\n"
+    reqs = [get("ok.test"), get("o%6b.test"), get("other.test", "/api/v%31"), get("other.test", "/api/v1")]
+    out = both(CFG + "FilterType ere\nFilterURLs On\nFilterDefaultDeny Yes\n", {"filter": flt}, reqs,
+               hosts=("ok.test", "other.test"))
+    got = [(_klass(a), _klass(b)) for _, a, b, _, _ in out.results]
+    assert got == [("allowed", "allowed"), ("denied", "denied"), ("denied", "denied"), ("allowed", "denied")]
+    assert out.inexact("TS276", 2)
+    assert_never_widened(out)
+
+
 def test_both_socks_upstream_fails_closed_unless_opted_in(squid_bin: str) -> None:
     conf = 'Port 8888\nTimeout 5\nupstream socks5 127.0.0.1:9 ".corp.test"\n'
     reqs = [get("www.corp.test"), get("site.test")]

@@ -102,6 +102,11 @@ def _render(policy: ir.Policy, squid_version: str, report: Report) -> _Conf:
     _access(conf, policy, upstream_acls, matchers, report, visible_hostname=_visible_hostname(policy.headers),
             self_port=self_port, cache_object=squid_version in CACHE_OBJECT_VERSIONS)
     _upstream(conf, policy.upstream, matchers, report)
+    dest = policy.destinations
+    if squid_version == "7" and dest is not None and dest.subject is ir.MatchSubject.URL:
+        report.add(make("TS279", "squid 7 leaves a URL with any invalid %-sequence undecoded and ends it at %00: "
+                        "the FilterURLs checks were made for the decoding of squid 5/6", source=SOURCE,
+                        span=dest.origin))
     return conf
 
 

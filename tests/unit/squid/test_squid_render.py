@@ -277,6 +277,7 @@ def test_url_patterns_are_url_regex_and_reported() -> None:
     assert codes(report) == ["TS255", "TS276"]
     # a host written with an escape is refused outright (dstdom_regex sees it undecoded)
     assert "acl ts_url_pct_host dstdom_regex -n %" in lines and "http_access deny ts_url_pct_host" in lines
+    assert "TS279" in codes(conf_of(policy, version="7")[1]) and "TS279" not in codes(report)
 
 
 def test_url_blocklist_entries_refuse_the_decoded_spellings() -> None:
