@@ -22,7 +22,7 @@ from tests.integration._squid_live import basic, free_port, http_server, run_squ
 from tests.integration.harness import Lab
 from tinysquid.convert import ConvertOptions, convert_file
 from tinysquid.diagnostics import Report
-from tinysquid.diagnostics.model import Span, Status
+from tinysquid.diagnostics.model import InputError, Span, Status
 from tinysquid.policy import ir
 from tinysquid.policy.passes.cidrs import collapse_cidrs, decide
 from tinysquid.policy.passes.harden import harden
@@ -385,19 +385,27 @@ def _random_policy(rng: random.Random) -> ir.Policy:
 def test_random_policies_pass_squid_parse(tmp_path: Path) -> None:
     require_binary("squid")
     rng = random.Random(2026)
+    refused = 0
     for i in range(25):
         policy = _random_policy(rng)
         if rng.random() < 0.5:
             policy = hardened(policy)
         for_chart = rng.random() < 0.5
-        text = render.render_squid_conf(decide(policy, Report()), squid_version=rng.choice("567"), for_chart=for_chart,
-                                        report=Report())
+        version = rng.choice("567")
+        try:
+            text = render.render_squid_conf(decide(policy, Report()), squid_version=version, for_chart=for_chart,
+                                            report=Report())
+        except InputError as exc:  # a URL blocklist entry no value can keep closed under %-decoding
+            assert exc.diagnostic.code == "TS277", exc
+            refused += 1
+            continue
         if for_chart:
             text = fill_chart_templates(text)
         conf = tmp_path / f"random-{i}.conf"
         conf.write_text(text)
         outcome = squid_parse(conf)
         assert outcome.ok, f"{policy}\n{outcome.problems}\n{text}"
+    assert refused < 10, "most random policies must render"
 
 
 def test_live_chart_values_config_runs(squid_bin: str, tmp_path: Path) -> None:
@@ -601,12 +609,28 @@ def test_both_upstream_ipv4_any_matches_ip_literals_only(squid_bin: str) -> None
     assert served == [(True, True), (False, False)]
 
 
+def test_both_url_mode_escapes_never_widen(squid_bin: str) -> None:
+    """squid's url_regex sees the %-decoded URL: an escaped path cannot pass an allowlist entry
+    (dropped, TS276) and an escaped host is refused (dstdom_regex sees it undecoded)."""
+    flt = "^http://ok\\.test\n/api/v[0-9]\n"
+    reqs = [get("ok.test"), get("o%6b.test"), get("other.test", "/api/v%31"), get("other.test", "/api/v1")]
+    out = both(CFG + "FilterType ere\nFilterURLs On\nFilterDefaultDeny Yes\n", {"filter": flt}, reqs,
+               hosts=("ok.test", "other.test"))
+    got = [(_klass(a), _klass(b)) for _, a, b, _, _ in out.results]
+    assert got == [("allowed", "allowed"), ("denied", "denied"), ("denied", "denied"), ("allowed", "denied")]
+    assert out.inexact("TS276", 2)
+    assert_never_widened(out)
+
+
 def test_both_socks_upstream_fails_closed_unless_opted_in(squid_bin: str) -> None:
     conf = 'Port 8888\nTimeout 5\nupstream socks5 127.0.0.1:9 ".corp.test"\n'
     reqs = [get("www.corp.test"), get("site.test")]
     out = both(conf, {}, reqs, hosts=("www.corp.test", "site.test"))
     assert [("X-Served-By: origin" in ha, "X-Served-By: origin" in hb) for _, _, _, ha, hb in out.results] == [
         (False, False), (True, True)]  # the SOCKS route fails in both (port 9 answers nothing)
+    # squid refuses it itself, before any forward attempt: its own access-denied page
+    assert out.results[0][2] == 403 and "ERR_ACCESS_DENIED" in out.results[0][4]
+    assert out.inexact("TS260", 3)
     opted = both(conf, {}, reqs[:1], hosts=("www.corp.test",), options=ConvertOptions(socks_direct=True))
     assert "X-Served-By: origin" in opted.results[0][4] and opted.inexact("TS290", 3)
 

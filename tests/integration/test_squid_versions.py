@@ -34,6 +34,9 @@ ACCEPTED_ON: dict[str, tuple[str, frozenset[str]]] = {
     "builtin-to-localhost": ("http_access deny to_localhost\n", frozenset({"5", "6", "7"})),
     "builtin-manager": ("http_access allow localhost manager\nhttp_access deny manager\n", frozenset({"5", "6", "7"})),
     "url-regex-cache-object": ("acl co url_regex ^cache_object://\nhttp_access deny co\n", frozenset({"5", "6", "7"})),
+    # the SOCKS refusal negates a multi-ACL route through all-of (squid/upstream.py:_socks_denials)
+    "all-of-negated": ("acl a port 80\nacl b dstdomain -n .x.test\nacl r all-of a b\nhttp_access deny !r b\n",
+                       frozenset({"5", "6", "7"})),
 }
 
 

@@ -32,8 +32,8 @@ KNOWN_OPEN: frozenset[str] = frozenset({
     # "host-case",           # squid lower-cases the host before any ACL (case-sensitive blocklists) — fixed by the emission layer
     "host-spelling",       # odd IPv4 / ::ffff: / [::1] / trailing-dot hosts, canonicalised by squid
     # "upstream-none-any",   # upstream none "0.0.0.0/0" (IPv4 literals only in tinyproxy) — fixed by the emission layer
-    "upstream-socks",      # a SOCKS upstream goes DIRECT in squid instead of failing closed
-    "url-decoding",        # url_regex sees the %-decoded, normalised URL (FilterURLs On)
+    # "upstream-socks",      # a SOCKS upstream goes DIRECT in squid instead of failing closed — refused by http_access
+    # "url-decoding",        # url_regex sees the %-decoded, normalised URL (FilterURLs On) — checked per entry (squid/url_decoding.py)
     # "manager-path",        # http_access allow localhost manager before client rules and filter — fixed by the emission layer
     # "auth-rotation",       # a repeated BasicAuth user: basic_ncsa_auth keeps one password — fixed by the emission layer
     # "connectport-wrap",    # ConnectPort values tinyproxy truncates to 32 bits — fixed by the emission layer

@@ -58,8 +58,10 @@ from dataclasses import dataclass
 
 from tinysquid.diagnostics import InputError, Report
 from tinysquid.diagnostics.model import Diagnostic, make
+from tinysquid.policy import automata as fa
 from tinysquid.policy import ir
-from tinysquid.squid import posix
+from tinysquid.policy import posix_regex as rx
+from tinysquid.squid import posix, url_decoding
 
 SOURCE = "convert"
 MAX_VALUE = 1000  # squid skips a regex over BUFSIZ-1; our lines stay < 2000 characters
@@ -404,6 +406,7 @@ def dest_acl_values(pattern: ir.DestPattern, dest: ir.DestPolicy, *,
         if dest.subject is ir.MatchSubject.URL:
             flags = () if pattern.case_sensitive else ("-i",)
             values: tuple[AclValue, ...] = (AclValue(URL_REGEX, regex_token(pattern.regex, widened=widened), flags),)
+            values = _url_decoding_values(pattern, dest, values, report)
         else:
             values = _host_regex_values(pattern, dest, widened)
         if widened and report is not None:
@@ -421,6 +424,70 @@ def dest_acl_values(pattern: ir.DestPattern, dest: ir.DestPolicy, *,
                             source=SOURCE, span=pattern.origin,
                             consequence="hosts only this entry admitted are refused"))
         return ()
+
+
+def _url_tinyproxy_tree(pattern: ir.DestPattern) -> rx.Node:
+    if pattern.syntax is ir.PatternSyntax.FNMATCH:
+        return rx.parse_fnmatch(pattern.source_text)
+    if pattern.syntax is ir.PatternSyntax.ERE:
+        return rx.parse_ere(pattern.source_text)
+    return rx.parse_bre(pattern.source_text)
+
+
+def _url_decoding_values(pattern: ir.DestPattern, dest: ir.DestPolicy, values: tuple[AclValue, ...],
+                         report: Report | None) -> tuple[AclValue, ...]:
+    """The url_regex values of one FilterURLs entry, checked against squid's %-decoding
+    (:mod:`tinysquid.squid.url_decoding`): an allowlist entry a decoded spelling could pass is
+    dropped (TS276); a blocklist entry is widened until it refuses every decoded spelling (TS278),
+    or the conversion stops (TS277)."""
+    tp_icase = not pattern.case_sensitive
+    allowlist = dest.default is ir.Action.DENY
+
+    def squid_side(vals: tuple[AclValue, ...]) -> list[tuple[str, bool]]:
+        return [(squid_compiled(v.value), "-i" in v.flags) for v in vals]
+
+    try:
+        tree = _url_tinyproxy_tree(pattern)
+        if allowlist:
+            witness = url_decoding.allow_witness(tree, tp_icase, squid_side(values))
+            if witness is None:
+                return values
+            if report is not None:
+                report.add(make("TS276", f"allowlist URL pattern {pattern.source_text!r} is not carried over: squid "
+                                f"tests the %-decoded URL, so e.g. {witness!r} would pass where tinyproxy refused "
+                                "it", source=SOURCE, span=pattern.origin,
+                                consequence="requests only this entry admitted are refused",
+                                data={"witness": witness}))
+            return ()
+        witness = url_decoding.block_witness(tree, tp_icase, squid_side(values))
+        if witness is None:
+            return values
+        extra = tuple(AclValue(URL_REGEX, regex_token(e), values[0].flags)
+                      for e in url_decoding.widened_for_decoding(pattern.regex))
+        if extra:
+            wider = values + extra
+            again = url_decoding.block_witness(tree, tp_icase, squid_side(wider))
+            if again is None:
+                if report is not None:
+                    report.add(make("TS278", f"blocklist URL pattern {pattern.source_text!r} also refuses its "
+                                    "%-decoded spellings: " + ", ".join(v.value for v in extra), source=SOURCE,
+                                    span=pattern.origin, consequence="the entry blocks more requests than in "
+                                    "tinyproxy"))
+                return wider
+            witness = again
+    except (fa.Unsupported, rx.RegexError, RecursionError, Unrepresentable) as exc:
+        why = f"the %-decoding check cannot decide it ({exc})"
+        if allowlist:
+            if report is not None:
+                report.add(make("TS276", f"allowlist URL pattern {pattern.source_text!r} is not carried over: {why}",
+                                source=SOURCE, span=pattern.origin,
+                                consequence="requests only this entry admitted are refused"))
+            return ()
+        raise InputError(make("TS277", f"blocklist URL pattern {pattern.source_text!r}: {why}", source=SOURCE,
+                              span=pattern.origin)) from None
+    raise InputError(make("TS277", f"blocklist URL pattern {pattern.source_text!r} cannot refuse every request "
+                          f"tinyproxy refused: squid tests the %-decoded URL, so e.g. {witness!r} would pass",
+                          source=SOURCE, span=pattern.origin))
 
 
 def as_host_regex(value: AclValue) -> tuple[str, bool] | None:

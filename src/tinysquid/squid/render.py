@@ -8,7 +8,8 @@ proxy's name and port, which squid serves itself) → client rules (403) → Bas
 ports (403) → destination filter (403) → hardening ``dst`` (403; after the filter, so a refusal
 never waits on DNS) → allow, and always ends with ``http_access deny all``. Upstream routes become
 cache_peer + cache_peer_access + always_direct/never_direct lists that reproduce first-match route
-selection (a SOCKS route: no peer and never_direct, so its requests fail closed).
+selection (a SOCKS route: no peer, its requests refused by http_access before the final allow, and
+never_direct as well, so they fail closed).
 
 The Conf is rendered once; the standalone squid.conf and the chart's copy are two transformations
 of it (:func:`_finish`): the chart copy takes http_port/shutdown from values, keeps the pid file in
@@ -28,7 +29,7 @@ from tinysquid._version import __version__
 from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import make
 from tinysquid.policy import ir
-from tinysquid.squid import acls
+from tinysquid.squid import acls, url_decoding
 from tinysquid.squid.acls import has_uppercase_literal
 from tinysquid.squid.conf import (  # noqa: F401  (re-exported: tests, auth.py)
     _CHART_ONLY,
@@ -58,7 +59,7 @@ from tinysquid.squid.conf import (  # noqa: F401  (re-exported: tests, auth.py)
     posix_ere_error,
     squid_token,
 )
-from tinysquid.squid.upstream import _hardening_rules, _upstream, _upstream_matchers
+from tinysquid.squid.upstream import _hardening_rules, _socks_denials, _upstream, _upstream_matchers
 
 __all__ = ["CHART_SPOOL", "DEFAULT_VISIBLE_HOSTNAME", "HEADER_SECRET_MANIFEST", "NCSA_HELPER", "PASSWD_PATH",
            "SQUID_VERSIONS", "canonical_domains", "has_uppercase_literal", "header_placeholder",
@@ -101,6 +102,11 @@ def _render(policy: ir.Policy, squid_version: str, report: Report) -> _Conf:
     _access(conf, policy, upstream_acls, matchers, report, visible_hostname=_visible_hostname(policy.headers),
             self_port=self_port, cache_object=squid_version in CACHE_OBJECT_VERSIONS)
     _upstream(conf, policy.upstream, matchers, report)
+    dest = policy.destinations
+    if squid_version == "7" and dest is not None and dest.subject is ir.MatchSubject.URL:
+        report.add(make("TS279", "squid 7 leaves a URL with any invalid %-sequence undecoded and ends it at %00: "
+                        "the FilterURLs checks were made for the decoding of squid 5/6", source=SOURCE,
+                        span=dest.origin))
     return conf
 
 
@@ -287,6 +293,7 @@ def _access(conf: _Conf, policy: ir.Policy, upstream_acls: _Conf, matchers: list
         needs_ip_literal = needs_ip_literal or any("ts_ip_literal" in r for r in hard_rules)
         rules.extend(hard_rules)
     if final_allow is not None:
+        rules.extend(_socks_denials(upstream_acls, policy.upstream, matchers))
         rules.append(final_allow)
     rules.append("# explicit terminal rule")
     rules.append("http_access deny all")
@@ -419,10 +426,24 @@ def _dest_rules(acls_conf: _Conf, dest: ir.DestPolicy | None, report: Report) ->
             if _DEST_ACL_NAMES[kind] not in names:
                 names.append(_DEST_ACL_NAMES[kind])
     where = _where(dest.origin)
+    if dest.subject is ir.MatchSubject.URL:
+        pct_rules = _url_pct_host_rules(acls_conf)
+    else:
+        pct_rules = []
     if allowlist:
-        rules = [f"# {where} filter allowlist (FilterDefaultDeny Yes): only matching destinations"]
+        rules = [*pct_rules, f"# {where} filter allowlist (FilterDefaultDeny Yes): only matching destinations"]
         rules.append("http_access deny " + " ".join(f"!{n}" for n in names) if names else "http_access deny all")
         return rules, "http_access allow all" if names else None
-    rules = [f"# {where} filter blocklist: matching destinations are refused"]
+    rules = [*pct_rules, f"# {where} filter blocklist: matching destinations are refused"]
     rules.extend(f"http_access deny {n}" for n in names)
     return rules, "http_access allow all"
+
+
+def _url_pct_host_rules(acls_conf: _Conf) -> list[str]:
+    """FilterURLs: refuse a host carrying a %-escape. url_regex tests the %-decoded URL, the host
+    included, while dstdom_regex tests the host as sent; such a host names nothing that resolves,
+    and refusing it keeps the %-decoding checks (squid/url_decoding.py) to escapes in the path."""
+    name, kind, flags, value = url_decoding.PCT_HOST_ACL
+    acls_conf.acl(name, kind, [value], flags=flags)
+    return ["# FilterURLs: a host written with a %-escape is refused (squid would match it decoded)",
+            f"http_access deny {name}"]

@@ -47,6 +47,39 @@ def _hardening_rules(upstream: ir.UpstreamPolicy, matchers: list[list[str]]) -> 
     return lines
 
 
+def _socks_denials(acl_conf: _Conf, upstream: ir.UpstreamPolicy, matchers: list[list[str]]) -> list[str]:
+    """http_access lines refusing every request whose first matching route is a SOCKS parent.
+
+    squid has no SOCKS parent. ``never_direct`` alone makes squid try to forward and fail
+    (ERR_CANNOT_FORWARD after its DNS and peer selection), an answer that cannot be told apart from a
+    forwarding error; refusing at http_access time is an ordinary 403 decided before any lookup.
+    "First matching route" is ``route i`` and none of the earlier non-SOCKS routes (earlier SOCKS
+    routes are refused by their own line): a route whose sites need more than one ACL is named once
+    as an ``all-of`` ACL so that it can be negated."""
+    lines: list[str] = []
+    earlier: list[str] = []
+    for i, (route, matcher) in enumerate(zip(upstream.routes, matchers, strict=True), 1):
+        if not matcher:
+            name = "all"
+        elif len(matcher) == 1:
+            name = matcher[0]
+        elif route.kind in (ir.UpstreamKind.SOCKS4, ir.UpstreamKind.SOCKS5):
+            name = " ".join(matcher)  # ANDed on the deny line itself; never negated
+        else:
+            name = f"ts_up_route_{i}"
+            acl_conf.add(f"acl {name} all-of {' '.join(matcher)}")
+        socks = route.kind in (ir.UpstreamKind.SOCKS4, ir.UpstreamKind.SOCKS5)
+        if socks:
+            lines.append(" ".join(["http_access deny", *(f"!{e}" for e in earlier), name]))
+        if name == "all":
+            break  # a default route takes every request not taken before: later routes never apply
+        if not socks:
+            earlier.append(name)
+    if lines:
+        lines.insert(0, "# SOCKS upstream routes have no squid form: their requests are refused (TS260)")
+    return lines
+
+
 _NO_HOST = "^$"  # squid never tests an empty host: matches no request
 
 
@@ -157,7 +190,7 @@ def _upstream(conf: _Conf, upstream: ir.UpstreamPolicy, matchers: list[list[str]
                 peer_access.append(f"cache_peer_access {peer} allow all")
         elif route.kind in (ir.UpstreamKind.SOCKS4, ir.UpstreamKind.SOCKS5):
             report.add(make("TS260", f"{route.kind.value} upstream {route.host}:{route.port} is not carried over; "
-                            "matching requests fail instead of going direct", source=SOURCE, span=route.origin))
+                            "matching requests are refused (403) instead of going direct", source=SOURCE, span=route.origin))
             peers.append(f"# route {i}: {route.kind.value} {route.host}:{route.port} has no squid form; an "
                          "HTTP-to-SOCKS bridge sidecar could be declared as:")
             peers.append(f"# cache_peer 127.0.0.1 parent 8118 0 no-query no-digest name=ts_peer_{i}")

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from tinysquid.diagnostics import Report
-from tinysquid.diagnostics.model import Span, Status
+from tinysquid.diagnostics.model import InputError, Span, Status
 from tinysquid.policy import ir
 from tinysquid.policy.passes.cidrs import decide
 from tinysquid.squid import render
@@ -272,8 +272,26 @@ def test_url_patterns_are_url_regex_and_reported() -> None:
         pat(r"^http://x\.test/"), pat(r"\.EXE$", cs=True)), S(8)))
     lines, report = conf_of(policy)
     assert r"acl ts_dest_url_re url_regex -i ^http://x\.test/" in lines
-    assert r"acl ts_dest_url_re url_regex \.EXE$" in lines
-    assert codes(report) == ["TS255", "TS255"]
+    # squid tests the %-decoded URL: `x%2eEXE` would pass as `x.EXE`, so the allowlist entry is dropped
+    assert not any(r"\.EXE$" in line for line in lines if line.startswith("acl "))
+    assert codes(report) == ["TS255", "TS276"]
+    # a host written with an escape is refused outright (dstdom_regex sees it undecoded)
+    assert "acl ts_url_pct_host dstdom_regex -n %" in lines and "http_access deny ts_url_pct_host" in lines
+    assert "TS279" in codes(conf_of(policy, version="7")[1]) and "TS279" not in codes(report)
+
+
+def test_url_blocklist_entries_refuse_the_decoded_spellings() -> None:
+    """A blocklist entry squid would miss once the URL is %-decoded is widened (TS278) or, when no
+    widening covers every spelling, refused (TS277)."""
+    block = ir.DestPolicy(ir.MatchSubject.URL, ir.Action.ALLOW, (
+        pat("casino"), pat(r"^http://[^/]*/private/"), pat("%2e")), S(8))
+    lines, report = conf_of(replace(BASE, destinations=block))
+    acl = next(line for line in lines if line.startswith("acl ts_dest_url_re"))
+    assert acl == r"acl ts_dest_url_re url_regex -i casino .asino .sino ^http://[^/]*/private/ %2e (%2e|\.)"
+    assert codes(report).count("TS278") == 2
+    with pytest.raises(InputError) as err:
+        conf_of(replace(BASE, destinations=replace(block, patterns=(pat("%20"),))))
+    assert err.value.diagnostic.code == "TS277"
 
 
 def test_case_sensitive_uppercase_host_pattern() -> None:
@@ -417,8 +435,30 @@ def test_upstream_socks_is_unsupported_and_fails_closed() -> None:
     assert not any(line.startswith("cache_peer ") for line in lines)
     assert not any("sibling" in line or "socks5 1080" in line for line in lines if not line.startswith("#"))
     assert "never_direct allow ts_up_site_1" in lines
+    # refused at http_access (an ordinary 403 before any lookup), after the filter, before the allow
+    access = directives(lines, "http_access")
+    assert access[-3:] == ["http_access deny ts_up_site_1", "http_access allow all", "http_access deny all"]
     assert [c for c in codes(report) if c != "TS262"] == ["TS260"]
     assert next(d for d in report if d.code == "TS260").status is Status.UNSUPPORTED
+
+
+def test_upstream_socks_refusal_skips_requests_an_earlier_route_takes() -> None:
+    """First match: a SOCKS route refuses only what no earlier (non-SOCKS) route took; a route whose
+    sites need two ACLs is negated through one all-of ACL; nothing after a default route."""
+    policy = replace(BASE, upstream=ir.UpstreamPolicy((
+        route(ir.UpstreamKind.HTTP, ir.SiteMatch(ir.SiteKind.IP_NETWORK, "10.0.0.0/8"), "p1", 3128, line=2),
+        route(ir.UpstreamKind.DIRECT, ir.SiteMatch(ir.SiteKind.EXACT_HOST, "a.test"), line=3),
+        route(ir.UpstreamKind.SOCKS4, ir.SiteMatch(ir.SiteKind.SUBDOMAINS, "test"), "s", 1080, line=4),
+        route(ir.UpstreamKind.SOCKS5, None, "s", 1080, line=5),
+        route(ir.UpstreamKind.SOCKS5, ir.SiteMatch(ir.SiteKind.EXACT_HOST, "never.test"), "s", 1080, line=6),
+    )))
+    lines, _ = conf_of(policy)
+    assert "acl ts_up_route_1 all-of ts_ip_literal ts_up_site_1" in lines
+    assert lines.index("acl ts_up_route_1 all-of ts_ip_literal ts_up_site_1") > lines.index(
+        next(x for x in lines if x.startswith("acl ts_up_site_1 ")))
+    denials = [x for x in directives(lines, "http_access deny") if "ts_up_" in x or x.endswith(" all")]
+    assert denials[-3:] == ["http_access deny !ts_up_route_1 !ts_up_site_2 ts_up_site_3",
+                            "http_access deny !ts_up_route_1 !ts_up_site_2 all", "http_access deny all"]
 
 
 def test_upstream_credentials_are_a_placeholder() -> None:

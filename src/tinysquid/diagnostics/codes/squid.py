@@ -33,6 +33,31 @@ CODES: tuple[CodeInfo, ...] = (
              "tinyproxy tests the raw request-target as sent (explicit :80, case, escapes); squid lower-cases "
              "the scheme and host, drops the default port and unescapes %XX before matching.",
              "Prefer host patterns (FilterURLs off) or write patterns that hold for the normalised URL.", A),
+    CodeInfo("TS276", "dest-url-allow-decoded-dropped", W,
+             "A FilterURLs allowlist entry is not carried over: squid matches the %-decoded URL.",
+             "squid's url_regex tests the URL after %XX-decoding and no squid ACL sees it before, so a "
+             "request spelling part of the URL with escapes would be admitted where tinyproxy refused it. "
+             "Requests only this entry admitted are refused (narrower).",
+             "Prefer host patterns (FilterURLs off), or accept the refusals; the finding names a raw URL "
+             "that would have passed.", A),
+    CodeInfo("TS277", "dest-url-block-decoded-unrepresentable", E,
+             "A FilterURLs blocklist entry matches requests whose %-decoded URL no squid value can refuse.",
+             "squid's url_regex tests the URL after %XX-decoding; the entry (and its widened forms) would "
+             "let through a request tinyproxy refused. Nothing is written.",
+             "Rewrite the entry so that it cannot match across an escape (anchor it, avoid atoms that "
+             "match %), or use host patterns (FilterURLs off).", None),
+    CodeInfo("TS278", "dest-url-block-decoded-widened", W,
+             "A FilterURLs blocklist entry also refuses the %-decoded spellings of what it matched.",
+             "squid's url_regex tests the URL after %XX-decoding: the entry is emitted with extra values "
+             "(a literal %XY also as its byte, a leading hex digit also as the tail of an escape), so "
+             "it refuses every request tinyproxy refused, and some more.",
+             "Check the extra values in the report; write the entry for the decoded URL to avoid them.", A),
+    CodeInfo("TS279", "dest-url-squid7-decoding", W,
+             "squid 7 decodes a URL all-or-nothing, and %00 ends it, before url_regex.",
+             "squid 7 (AnyP::Uri::DecodeOrDupe) leaves the whole URL undecoded when any %-sequence is "
+             "invalid, and decodes %00 to a byte that ends the string the regex sees: the checks made "
+             "for squid 5/6 decoding do not cover those requests.",
+             "Prefer host patterns (FilterURLs off) on squid 7.", A),
     CodeInfo("TS256", "dest-case-sensitive-never-matches", W,
              "A case-sensitive host pattern contains upper-case letters; squid lower-cases hosts, so it "
              "can never match.",
@@ -117,8 +142,9 @@ CODES: tuple[CodeInfo, ...] = (
     # ----------------------------------------------------------------- upstream
     CodeInfo("TS260", "upstream-socks-unsupported", W,
              "A SOCKS upstream has no squid equivalent (cache_peer is HTTP only).",
-             "Requests for these sites are kept off every other route and fail (502/500) instead of leaving "
-             "through an unintended egress path.",
+             "Requests this route takes are refused (403, decided by http_access before any DNS lookup or "
+             "forwarding; never_direct too) instead of leaving through an unintended egress path; tinyproxy "
+             "forwarded them through the SOCKS parent.",
              "Run an HTTP-to-SOCKS bridge sidecar (e.g. gost -L http://127.0.0.1:8118 -F socks5://HOST:PORT) "
              "and declare it as `cache_peer 127.0.0.1 parent 8118 0 no-query no-digest`.", U),
     CodeInfo("TS261", "upstream-credentials-placeholder", W,

@@ -1,8 +1,8 @@
 """Upstream pass: what happens to routes no back end can carry (SOCKS parents).
 
 By default a SOCKS route stays in the IR as it is; the squid back end has no SOCKS parent, so it
-declares no peer and forbids direct connections for the route's sites (``never_direct``): the
-requests fail (fail closed, TS260). ``socks_direct`` is the explicit opt-in to let them connect
+declares no peer, refuses the route's requests (``http_access deny``, 403) and forbids direct
+connections for them (``never_direct``): fail closed, TS260. ``socks_direct`` is the explicit opt-in to let them connect
 directly instead: the route becomes a DIRECT route here, reported (TS290), so every back end
 prints the same decision.
 """
