@@ -23,6 +23,13 @@ EXTRA: dict[str, Case] = {
                                      {"filter": "[[:upper:]]\n"}),
     "cs-allowlist": Case("Timeout 5\nFilterCaseSensitive On\nFilter \"@FILE:filter@\"\nFilterDefaultDeny Yes\n",
                          {"filter": "^api\\.example\\.com$\n"}),
+    # IPv6 literals: tinyproxy searches the address as sent, squid "[compressed]"; the proof tries
+    # the spellings of ::1 and :: first, so these witnesses stay on this host
+    "ipv6-allowlist-narrowing": Case("Timeout 5\nFilter \"@FILE:filter@\"\nFilterDefaultDeny Yes\n",
+                                     {"filter": "^0::1$\n"}),
+    "ipv6-allowlist-widening": Case("Timeout 5\nFilter \"@FILE:filter@\"\nFilterDefaultDeny Yes\n",
+                                    {"filter": "^::1$\n"}),
+    "ipv6-blocklist-unanchored": Case("Timeout 5\nFilter \"@FILE:filter@\"\n", {"filter": "::1\n"}),
 }
 ALL = {**{k: CASES[k] for k in ("filter-fnmatch", "filter-case-sensitive", "allowlist-bre-domains")}, **EXTRA}
 

@@ -323,8 +323,8 @@ def _filter_witnesses(policy: ir.Policy, dest: ir.DestPolicy, http_port: int) ->
         if verdict.proof != proof_check.WITNESS or not verdict.request:
             continue
         probe = _request_probe(verdict.request, http_port)
-        if probe is None:
-            continue
+        if probe is None or not proof_check.is_local_witness(probe.host):
+            continue  # an IPv6 witness outside ::1 / :: is reported, not sent (the proxy would connect there)
         where = f"{pat.origin}: " if pat.origin else ""
         why = (f"{where}proof witness for filter {pat.source_text!r}: {verdict.direction(dest)}, "
                f"{verdict.refused_by(dest)} refuses it")
@@ -340,6 +340,8 @@ def _request_probe(line: str, http_port: int) -> Probe | None:
     if not target.startswith("http://"):
         return None
     host, _, path = target[len("http://"):].partition("/")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
     return Probe(Method.GET, host, http_port, "/" + path) if host else None
 
 

@@ -52,7 +52,8 @@ CODES: tuple[CodeInfo, ...] = (
              "reverse-DNS name) has no model; the reverse-DNS suffix match itself is compared as automata.",
              "Write the entry with a leading dot (reverse DNS only), or as numeric Allow/Deny lines.", A),
     CodeInfo("TS809", "proof-ipv6-unproven", W,
-             "A filter pattern matches IPv6 address hosts on both sides, which are compared on samples only.",
+             "A filter pattern decides IPv6 address hosts in a way not proven: both sides match some (compared "
+             "on samples only), or a witness outside ::1 / :: that verify does not send.",
              "tinyproxy searches the address as the client wrote it, squid its compressed, lower-case form in "
              "brackets; the proof decides only whether either side matches any IPv6 host at all.",
              "Anchor the pattern on a name, or add the IPv6 destinations as dst lines knowingly.", A),
