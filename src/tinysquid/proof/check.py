@@ -318,7 +318,7 @@ _URL_SCOPE = ("equivalent on canonical requests (a lower-case host, no %-escape,
 
 @lru_cache(maxsize=8192)
 def prove(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValue, ...],
-          subject: ir.MatchSubject) -> Verdict:
+          subject: ir.MatchSubject, ipv6: bool = True) -> Verdict:
     """The verdict for one entry taken alone (cached: a filter repeats shapes, convert reruns).
 
     On names (and canonical URLs) the languages are compared exactly; then, in host mode, IPv6
@@ -331,6 +331,9 @@ def prove(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValu
         return verdict
     if subject is not _HOST:
         return Verdict(UNPROVEN, _URL_SCOPE, code="TS803")
+    if not ipv6:
+        return Verdict(UNPROVEN, f"equal on names; IPv6 literals not compared (~3 ms an entry): the filter has "
+                                 f"more than {MAX_IPV6_ENTRIES} entries", code="TS809")
     try:
         v6 = _ipv6_verdict(_tinyproxy_nfa(source, syntax, cs), _squid_nfa(values, subject)[0])
     except (fa.Unsupported, rx.RegexError, RecursionError) as exc:
@@ -409,6 +412,9 @@ class _Filter:
         return tp, sq
 
 
+#: Filters with more entries than this skip the IPv6 comparison (about 3 ms for each entry that is
+#: not a literal domain); such entries are reported unproven (TS809), deterministically.
+MAX_IPV6_ENTRIES = 2000
 MAX_POLICY_CHECK = 5000  # entries; above it a witness is reported per entry, unchecked against the rest
 
 
@@ -416,7 +422,8 @@ def prove_destinations(dest: ir.DestPolicy) -> list[Verdict]:
     """One verdict per pattern of ``dest``; a witness is checked against the whole filter (another
     entry may decide the same request alike on both sides) and replaced when it is masked."""
     values = [dest_acl_values(p, dest) for p in dest.patterns]
-    verdicts = [prove(p.source_text, p.syntax, p.case_sensitive, v, dest.subject)
+    ipv6 = len(dest.patterns) <= MAX_IPV6_ENTRIES
+    verdicts = [prove(p.source_text, p.syntax, p.case_sensitive, v, dest.subject, ipv6)
                 for p, v in zip(dest.patterns, values, strict=False)]
     if not any(v.proof == WITNESS for v in verdicts) or len(dest.patterns) > MAX_POLICY_CHECK:
         return verdicts
