@@ -1,5 +1,6 @@
-"""Measure: the share of filter entries whose squid form is proven equivalent / has a witness /
-is unproven, over the corpus and the differential test cases.
+"""Measure: the share of filter entries (then of upstream sites and hostname client entries) whose
+squid form is proven equivalent / has a witness / is unproven, over the corpus and the
+differential test cases.
 
 Run by hand:  .venv/bin/python benchmarks/proof_share.py [--list]
 """
@@ -17,7 +18,9 @@ sys.path.insert(0, str(ROOT))
 
 from tinysquid.convert import ConvertOptions, convert_file  # noqa: E402
 from tinysquid.diagnostics import InputError  # noqa: E402
+from tinysquid.policy import ir  # noqa: E402
 from tinysquid.proof.check import prove_destinations  # noqa: E402
+from tinysquid.proof.sites import prove_client, prove_routes  # noqa: E402
 
 
 def configs():
@@ -44,6 +47,8 @@ def configs():
 
 def main() -> None:
     total: Counter[str] = Counter()
+    sites: Counter[str] = Counter()
+    names: Counter[str] = Counter()
     show = "--list" in sys.argv
     t0 = time.perf_counter()
     for label, path, root in configs():
@@ -53,16 +58,34 @@ def main() -> None:
             if show:
                 print(f"{label}: not converted ({type(exc).__name__})")
             continue
-        dest = res.policy.destinations if res.policy else None
+        if res.policy is None:
+            continue
+        for route, sv in zip(res.policy.upstream.routes, prove_routes(res.policy.upstream), strict=True):
+            if sv is not None and route.site is not None:
+                sites[sv.proof] += 1
+                if show and sv.proof != "equivalent":
+                    print(f"{label}: upstream {route.site.value!r}: {sv.proof} {sv.request or ''} {sv.reason}")
+        clients = res.policy.clients
+        admitted = clients.decided.admitted if clients.decided is not None else None
+        for i, rule in enumerate(clients.rules):
+            if isinstance(rule.match, ir.ClientHostname):
+                cv = prove_client(rule, clients.rules[:i], admitted)
+                names[cv.proof] += 1
+                if show and cv.proof != "equivalent":
+                    print(f"{label}: {rule.action.value} {rule.match.name}: {cv.proof} {cv.reason}")
+        dest = res.policy.destinations
         if dest is None or not dest.patterns:
             continue
         for pat, v in zip(dest.patterns, prove_destinations(dest), strict=False):
             total[v.proof] += 1
             if show and v.proof != "equivalent":
                 print(f"{label}: {pat.source_text!r}: {v.proof} {v.request or ''} {v.reason}")
-    n = sum(total.values())
-    print(f"{n} filter entries in {time.perf_counter() - t0:.1f}s: " + ", ".join(
-        f"{k} {total[k]} ({100 * total[k] / max(n, 1):.1f}%)" for k in ("equivalent", "witness", "unproven")))
+    elapsed = time.perf_counter() - t0
+    for what, counts in (("filter entries", total), ("upstream sites", sites), ("client host names", names)):
+        n = sum(counts.values())
+        print(f"{n} {what}: " + ", ".join(f"{k} {counts[k]} ({100 * counts[k] / max(n, 1):.1f}%)"
+                                          for k in ("equivalent", "witness", "unproven")))
+    print(f"in {elapsed:.1f}s")
 
 
 if __name__ == "__main__":

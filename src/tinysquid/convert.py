@@ -101,8 +101,10 @@ def emit(loaded: LoadedConfig, options: ConvertOptions | None = None) -> Convert
     del chart_conf, values
     result.files.update(squid_auth.render_auth_files(policy, report=report))
     from tinysquid.proof.check import check_policy  # each pattern's squid form proven, or a witness
+    from tinysquid.proof.sites import check_sites  # upstream sites and client host names, likewise
 
     check_policy(policy, report)
+    check_sites(policy, report)
     settle_line_statuses(report)
     result.policy = policy
     result.files["report.json"] = OutputFile(render_report_json(report, path, options))

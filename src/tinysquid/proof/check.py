@@ -22,6 +22,7 @@ for CONNECT. IPv6 literals are outside the domain.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -53,6 +54,8 @@ class Verdict:
     subject: str | None = None
     request: str | None = None
     tinyproxy_matches: bool = False
+    seen: str | None = None  # what squid tests for ``subject`` when it differs (``[::1]`` for ``0::1``)
+    code: str = ""  # a more specific finding code than the default for the verdict
 
     def record(self, dest: ir.DestPolicy) -> dict[str, object]:
         out: dict[str, object] = {"proof": self.proof}
@@ -105,6 +108,72 @@ def _hexlike() -> fa.DFA:
     """Host names that read like hex numbers or IPv6 (``a``, ``cafe``, ``dead.beef``): real names,
     but tools (and test harnesses) take them for addresses, so witnesses and samples avoid them."""
     return _nfa("^(http://)?[0-9A-Fa-f:.]+([/:].*)?$")
+
+
+def _v6_alternatives(h: str) -> str:
+    """Every IPv6 address text without an embedded IPv4 part (RFC 4291 2.2 forms 1 and 2)."""
+    return "|".join((f"({h}:){{7}}{h}", f"({h}:){{1,7}}:", f"({h}:){{1,6}}:{h}", f"({h}:){{1,5}}(:{h}){{1,2}}",
+                     f"({h}:){{1,4}}(:{h}){{1,3}}", f"({h}:){{1,3}}(:{h}){{1,4}}", f"({h}:){{1,2}}(:{h}){{1,5}}",
+                     f"{h}:(:{h}){{1,6}}", f":((:{h}){{1,7}}|:)"))
+
+
+@lru_cache(maxsize=1)
+def _v6_domains() -> tuple[fa.DFA, fa.DFA]:
+    """(what tinyproxy searches for an IPv6 literal: the address as sent, brackets stripped; what
+    squid searches: the address in brackets, lower case, as squid prints it)."""
+    return (_nfa("^(" + _v6_alternatives("[0-9A-Fa-f]{1,4}") + ")$"),
+            _nfa("^\\[(" + _v6_alternatives("[0-9a-f]{1,4}") + ")\\]$"))
+
+
+#: Spellings of ``::1`` and ``::`` tried first: a witness there is a probe that stays on this host.
+_LOOPBACK_SPELLINGS = ("::1", "0::1", "::0:1", "0:0::1", "::0001", "0:0:0:0:0:0:0:1",
+                       "0000:0000:0000:0000:0000:0000:0000:0001", "::", "0::", "::0", "0:0::", "0:0:0:0:0:0:0:0")
+
+
+def is_local_witness(host: str) -> bool:
+    """Whether an IP-literal witness names this host (``::1``, ``::``, 127/8): safe to probe."""
+    try:
+        addr = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return True  # a name: probes go where the name resolves, as every other probe
+    return addr.is_loopback or addr.is_unspecified
+
+
+#: IPv6 hosts each side's language is sampled on (shortest first) when either matches any.
+IPV6_SAMPLES = 24
+
+
+def _ipv6_verdict(left: fa.NFA, right: fa.NFA) -> Verdict | None:
+    """IPv6 literals, which squid tests as ``[compressed]`` and tinyproxy as sent: None when
+    neither side matches any; a witness when a sampled address is decided differently; else
+    unproven (both sides match some, and the spellings of an address are not modelled)."""
+    raw_domain, seen_domain = _v6_domains()
+    ldfa, rdfa = fa.determinize(left), fa.determinize(right)
+    ours = fa.samples(ldfa, [(raw_domain, True)], limit=IPV6_SAMPLES)
+    theirs = fa.samples(rdfa, [(seen_domain, True)], limit=IPV6_SAMPLES)
+    if not ours and not theirs:
+        return None
+    if (fa.compare(ldfa, raw_domain, [(raw_domain, True)]).witness is None
+            and fa.compare(rdfa, seen_domain, [(seen_domain, True)]).witness is None):
+        return None  # every IPv6 literal, on both sides
+    tried = 0
+    for raw in (*_LOOPBACK_SPELLINGS, *ours, *(t[1:-1] for t in theirs)):
+        try:
+            addr = ipaddress.IPv6Address(raw)
+        except ValueError:
+            continue
+        if addr.ipv4_mapped is not None:
+            continue  # squid tests ::ffff:a.b.c.d as the IPv4 address
+        tried += 1
+        seen = f"[{addr.compressed}]"
+        in_left, in_right = ldfa.accepts(raw), rdfa.accepts(seen)
+        if in_left != in_right:
+            return Verdict(WITNESS, f"an IPv6 literal: squid tests it as {seen}", raw, f"GET http://[{raw}]/",
+                           in_left, seen=seen)
+    example = f"[{(ours or [t[1:-1] for t in theirs])[0]}]"
+    return Verdict(UNPROVEN, f"IPv6 address hosts match on both sides (e.g. {example}): squid tests the compressed "
+                             f"lower-case address in brackets, tinyproxy the spelling sent; {tried} addresses "
+                             "sampled, all decided alike, the other spellings not compared", code="TS809")
 
 
 def sample_domains() -> tuple[tuple[tuple[fa.DFA, bool], ...], ...]:
@@ -243,12 +312,37 @@ _LITERAL_DOMAIN = Verdict(EQUIVALENT, "literal domain")
 _SAME_EXPRESSION = Verdict(EQUIVALENT, "same expression, same flags")
 
 
+_URL_SCOPE = ("equivalent on canonical requests (a lower-case host, no %-escape, no explicit port); squid "
+              "matches the normalised URL, so a request spelled otherwise is not compared")
+
+
 @lru_cache(maxsize=8192)
 def prove(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValue, ...],
-          subject: ir.MatchSubject) -> Verdict:
-    """The verdict for one entry taken alone (cached: a filter repeats shapes, convert reruns)."""
+          subject: ir.MatchSubject, ipv6: bool = True) -> Verdict:
+    """The verdict for one entry taken alone (cached: a filter repeats shapes, convert reruns).
+
+    On names (and canonical URLs) the languages are compared exactly; then, in host mode, IPv6
+    literals (:func:`_ipv6_verdict`); in URL mode an equivalence holds on canonical requests
+    only, so it is reported unproven with that scope."""
     if subject is _HOST and _domain_lemma(source, syntax, cs, values):
-        return _LITERAL_DOMAIN
+        return _LITERAL_DOMAIN  # an anchored name: matches no IPv6 literal on either side
+    verdict = _prove_names(source, syntax, cs, values, subject)
+    if verdict.proof != EQUIVALENT:
+        return verdict
+    if subject is not _HOST:
+        return Verdict(UNPROVEN, _URL_SCOPE, code="TS803")
+    if not ipv6:
+        return Verdict(UNPROVEN, f"equal on names; IPv6 literals not compared (~3 ms an entry): the filter has "
+                                 f"more than {MAX_IPV6_ENTRIES} entries", code="TS809")
+    try:
+        v6 = _ipv6_verdict(_tinyproxy_nfa(source, syntax, cs), _squid_nfa(values, subject)[0])
+    except (fa.Unsupported, rx.RegexError, RecursionError) as exc:
+        return Verdict(UNPROVEN, f"IPv6 literals not compared: {exc}", code="TS809")
+    return verdict if v6 is None else v6
+
+
+def _prove_names(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValue, ...],
+                 subject: ir.MatchSubject) -> Verdict:
     if _same_text_lemma(source, syntax, cs, values, subject):
         return _SAME_EXPRESSION
     try:
@@ -303,8 +397,8 @@ class _Filter:
             got = self._dfas[i] = (fa.determinize(left), fa.determinize(right))
         return got
 
-    def sides(self, text: str, skip: int | None = None) -> tuple[bool, bool]:
-        """(tinyproxy's filter matches, squid's ACLs match) for ``text``."""
+    def sides(self, text: str, skip: int | None = None, seen: str | None = None) -> tuple[bool, bool]:
+        """(tinyproxy's filter matches, squid's ACLs match) for ``text`` (squid tests ``seen`` if given)."""
         tp = sq = False
         for i in range(len(self.dest.patterns)):
             if i == skip or (tp and sq):
@@ -314,10 +408,13 @@ class _Filter:
             except (fa.Unsupported, RecursionError):
                 continue
             tp = tp or left.accepts(text)
-            sq = sq or right.accepts(text)
+            sq = sq or right.accepts(text if seen is None else seen)
         return tp, sq
 
 
+#: Filters with more entries than this skip the IPv6 comparison (about 3 ms for each entry that is
+#: not a literal domain); such entries are reported unproven (TS809), deterministically.
+MAX_IPV6_ENTRIES = 2000
 MAX_POLICY_CHECK = 5000  # entries; above it a witness is reported per entry, unchecked against the rest
 
 
@@ -325,7 +422,8 @@ def prove_destinations(dest: ir.DestPolicy) -> list[Verdict]:
     """One verdict per pattern of ``dest``; a witness is checked against the whole filter (another
     entry may decide the same request alike on both sides) and replaced when it is masked."""
     values = [dest_acl_values(p, dest) for p in dest.patterns]
-    verdicts = [prove(p.source_text, p.syntax, p.case_sensitive, v, dest.subject)
+    ipv6 = len(dest.patterns) <= MAX_IPV6_ENTRIES
+    verdicts = [prove(p.source_text, p.syntax, p.case_sensitive, v, dest.subject, ipv6)
                 for p, v in zip(dest.patterns, values, strict=False)]
     if not any(v.proof == WITNESS for v in verdicts) or len(dest.patterns) > MAX_POLICY_CHECK:
         return verdicts
@@ -333,8 +431,13 @@ def prove_destinations(dest: ir.DestPolicy) -> list[Verdict]:
     for i, v in enumerate(verdicts):
         if v.proof != WITNESS or v.subject is None:
             continue
-        if whole.sides(v.subject, skip=i) == (False, False):
+        if whole.sides(v.subject, skip=i, seen=v.seen) == (False, False):
             continue  # no other entry decides it: the witness stands for the whole filter
+        if v.seen is not None:
+            verdicts[i] = Verdict(UNPROVEN, f"the entry decides {v.request} differently from its squid form "
+                                            f"({v.reason}), but other entries also match it; no other IPv6 "
+                                            "address was searched", code="TS809")
+            continue
         verdicts[i] = _unmasked(dest, values, i, v)
     return verdicts
 
@@ -414,6 +517,9 @@ def _annotate(report: Report, index: dict[tuple[str, int], int], span: Span | No
 
 def _finding(pat: ir.DestPattern, v: Verdict, dest: ir.DestPolicy) -> Diagnostic:
     record = v.record(dest)
+    if v.proof == UNPROVEN and v.code == "TS809":
+        return make("TS809", f"filter pattern {pat.source_text!r}: not proven on IPv6 hosts: {v.reason}",
+                    source=SOURCE, span=pat.origin, data=record)
     if v.proof == UNPROVEN:
         return make("TS803", f"filter pattern {pat.source_text!r}: its squid form is not proven equivalent: "
                     f"{v.reason}", source=SOURCE, span=pat.origin, data=record)
@@ -421,6 +527,13 @@ def _finding(pat: ir.DestPattern, v: Verdict, dest: ir.DestPolicy) -> Diagnostic
     accepted = "tinyproxy" if refused == "squid" else "squid"
     msg = (f"filter pattern {pat.source_text!r}: {direction}: {accepted} admits `{v.request}`, "
            f"{refused} refuses it")
+    if v.seen is not None:
+        msg += f" (squid tests the host as {v.seen})"
+        if v.subject is not None and not is_local_witness(v.subject):
+            record["probed"] = False
+            msg += "; verify does not send it: the proxy would connect to that address"
+            # not confirmed by the real proxies: a warning, never the error a confirmed widening is
+            return make("TS809", msg, source=SOURCE, span=pat.origin, data=record)
     if direction == "narrowing":
         return make("TS802", msg, source=SOURCE, span=pat.origin, data=record)
     if dest.subject is _HOST and v.subject and _spelling_only(dest, v.subject):

@@ -291,6 +291,16 @@ def host_equals_value(name: str, *, subdomains: bool = False) -> AclValue:
     return AclValue(DSTDOM_REGEX, regex_token(prefix + _escape(name) + "$"), ("-n", "-i"))
 
 
+def client_name_value(name: str) -> AclValue:
+    """The ``srcdom_regex`` value of a hostname Deny entry: the client's reverse-DNS name ends with
+    ``name`` (case-insensitive, no dot boundary, as tinyproxy compares it).
+
+    Raises:
+        Unrepresentable: as :func:`regex_token`.
+    """
+    return AclValue("srcdom_regex", regex_token(_escape(name.lower()) + "$"), ("-i",))
+
+
 def squid_compiled(token: str) -> str:
     """The string squid passes to regcomp for the regex token ``token`` (removeUnnecessaryWildcards)."""
     if token == ".*":

@@ -30,7 +30,7 @@ from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import make
 from tinysquid.policy import ir
 from tinysquid.squid import acls, url_decoding
-from tinysquid.squid.acls import has_uppercase_literal
+from tinysquid.squid.acls import client_name_value, has_uppercase_literal
 from tinysquid.squid.conf import (  # noqa: F401  (re-exported: tests, auth.py)
     _CHART_ONLY,
     _ENTRY,
@@ -329,7 +329,8 @@ def _client_rules(acls: _Conf, rules: list[str], clients: ir.ClientPolicy, repor
         name = gate.rule.match.name
         acl_gate = f"ts_client_name_{j}"
         acls.comment(f"{_where(gate.rule.origin)} Deny {name}: reverse-DNS name ends with it (no dot boundary)")
-        acls.acl(acl_gate, "srcdom_regex", [squid_token(_ere_escape(name.lower()) + "$")], flags="-i")
+        value = client_name_value(name)
+        acls.acl(acl_gate, value.acl_type, [value.value], flags=" ".join(value.flags))
         report.add(make("TS251", f"Deny {name} matches reverse-DNS names ending in {name!r}; the forward "
                         "lookup tinyproxy also does is not carried over", source=SOURCE, span=gate.rule.origin))
         if gate.admitted_before:

@@ -10,6 +10,7 @@ from tinysquid.diagnostics.model import make
 from tinysquid.policy import ir
 from tinysquid.squid import acls
 from tinysquid.squid.conf import (
+    _IP_LITERAL_RES,
     SOURCE,
     _clean,
     _Conf,
@@ -81,6 +82,41 @@ def _socks_denials(acl_conf: _Conf, upstream: ir.UpstreamPolicy, matchers: list[
 
 
 _NO_HOST = "^$"  # squid never tests an empty host: matches no request
+IP_LITERAL = "ts_ip_literal"
+
+#: One ACL of a route's site: its name suffix ("" = the route's own ``ts_up_site_N``, or
+#: :data:`IP_LITERAL`), type, flags and values. A route matches when every term does (AND).
+SiteTerm = tuple[str, str, tuple[str, ...], tuple[str, ...]]
+
+
+def site_acl_terms(site: ir.SiteMatch | None) -> tuple[SiteTerm, ...]:
+    """What squid tests for an upstream site, as ANDed ACLs; ``()`` = every request. The proof
+    (``tinysquid.proof.sites``) reads exactly these values.
+
+    Raises:
+        acls.Unrepresentable: a site name no squid.conf token can carry.
+    """
+    if site is None or site.kind is ir.SiteKind.ANY_HOST:
+        return ()
+    value = site.value.lower()
+    if site.kind is ir.SiteKind.EXACT_HOST:
+        v = acls.host_equals_value(value)
+        return (("", v.acl_type, v.flags, (v.value,)),)
+    if site.kind is ir.SiteKind.SUBDOMAINS:
+        # squid's ".x" matches the apex too; tinyproxy's ".x" does not: a regex keeps the apex out.
+        token = squid_token(r"\." + _ere_escape(value.strip(".")) + "$")
+        return (("", "dstdom_regex", ("-n", "-i"), (token,)),)
+    if site.kind is ir.SiteKind.TRAILING_DOT:
+        return (("", "dstdom_regex", ("-n",), (r"\.$",)),)
+    # IP_NETWORK: only IP-literal hosts (tinyproxy never resolves names here). `dst` alone would
+    # resolve hostnames, so it is ANDed with an IP-literal test that fails first for names.
+    net = ipaddress.ip_network(value, strict=False)
+    literal: SiteTerm = (IP_LITERAL, "dstdom_regex", ("-n", "-i"), _IP_LITERAL_RES)
+    if net.prefixlen == 0 and net.version == 6:
+        return (literal,)
+    # squid reads 0.0.0.0/0 as `all` (IPv6 too): the whole IPv4 space is written as two halves
+    nets: list[ir.IPNetwork] = list(net.subnets(prefixlen_diff=1)) if net.prefixlen == 0 else [net]
+    return (literal, ("", "dst", (), tuple(_net_text(n) for n in nets)))
 
 
 def _site_acls(conf: _Conf, index: int, route: ir.UpstreamRoute, report: Report) -> list[str]:
@@ -98,45 +134,29 @@ def _site_acls(conf: _Conf, index: int, route: ir.UpstreamRoute, report: Report)
         report.add(make("TS262", f"upstream site {site.value!r} also takes requests for its hosts written with "
                         "a trailing dot (squid strips it; tinyproxy compared the name as written)",
                         source=SOURCE, span=route.origin))
-    if site.kind is ir.SiteKind.EXACT_HOST:
-        try:
-            v = acls.host_equals_value(value)
-        except acls.Unrepresentable as why:
-            report.add(make("TS262", f"upstream site {site.value!r} cannot be written for squid ({why}): the "
-                            "route applies to no host", source=SOURCE, span=route.origin))
-            v = acls.AclValue(acls.DSTDOM_REGEX, _NO_HOST, ("-n",))
-        conf.acl(name, v.acl_type, [v.value], flags=" ".join(v.flags))
-        return [name]
-    if site.kind is ir.SiteKind.SUBDOMAINS:
-        # squid's ".x" matches the apex too; tinyproxy's ".x" does not: a regex keeps the apex out.
-        try:
-            token = squid_token(r"\." + _ere_escape(value.strip(".")) + "$")
-        except acls.Unrepresentable as why:
-            report.add(make("TS262", f"upstream site {site.value!r} cannot be written for squid ({why}): the "
-                            "route applies to no host", source=SOURCE, span=route.origin))
-            token = _NO_HOST
-        conf.acl(name, "dstdom_regex", [token], flags="-n -i")
-        return [name]
-    if site.kind is ir.SiteKind.TRAILING_DOT:
-        conf.acl(name, "dstdom_regex", [r"\.$"], flags="-n")
+    elif site.kind is ir.SiteKind.TRAILING_DOT:
         report.add(make("TS262", "upstream site \".\" (hosts written with a trailing dot) has no squid form: "
                         "squid strips the trailing dot while parsing the URL, so this route never applies",
                         source=SOURCE, span=route.origin,
                         consequence="requests for 'host.' take the next matching route (or go direct)"))
-        return [name]
-    # IP_NETWORK: only IP-literal hosts (tinyproxy never resolves names here). `dst` alone would
-    # resolve hostnames, so it is ANDed with an IP-literal test that fails first for names (squid
-    # normalises 127.1, 2130706433 and 0x7f.0.0.1 to dotted quads first: verified live).
-    net = ipaddress.ip_network(value, strict=False)
-    report.add(make("TS262", f"upstream site {site.value} matches IP-address hosts as squid canonicalises them: "
-                    "2130706433, 0x7f.0.0.1 or 127.1 count as dotted quads (tinyproxy took them for names)",
-                    source=SOURCE, span=route.origin))
-    if net.prefixlen == 0 and net.version == 6:
-        return ["ts_ip_literal"]
-    # squid reads 0.0.0.0/0 as `all` (IPv6 too): the whole IPv4 space is written as two halves
-    nets: list[ir.IPNetwork] = list(net.subnets(prefixlen_diff=1)) if net.prefixlen == 0 else [net]
-    conf.acl(name, "dst", [_net_text(n) for n in nets])
-    return ["ts_ip_literal", name]
+    else:
+        report.add(make("TS262", f"upstream site {site.value} matches IP-address hosts as squid canonicalises "
+                        "them: 2130706433, 0x7f.0.0.1 or 127.1 count as dotted quads (tinyproxy took them for "
+                        "names)", source=SOURCE, span=route.origin))
+    try:
+        terms = site_acl_terms(site)
+    except acls.Unrepresentable as why:
+        report.add(make("TS262", f"upstream site {site.value!r} cannot be written for squid ({why}): the "
+                        "route applies to no host", source=SOURCE, span=route.origin))
+        terms = (("", "dstdom_regex", ("-n",), (_NO_HOST,)),)
+    names = []
+    for suffix, acl_type, flags, values in terms:
+        if suffix == IP_LITERAL:
+            names.append(IP_LITERAL)  # declared once, by the renderer
+            continue
+        conf.acl(name, acl_type, list(values), flags=" ".join(flags))
+        names.append(name)
+    return names
 
 
 def _upstream_matchers(acls: _Conf, upstream: ir.UpstreamPolicy, report: Report) -> list[list[str]]:

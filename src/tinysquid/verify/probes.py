@@ -20,6 +20,7 @@ from tinysquid.policy import ir
 from tinysquid.policy import posix_regex as rx
 from tinysquid.policy.passes.domains import domain_of
 from tinysquid.proof import check as proof_check
+from tinysquid.proof import sites as proof_sites
 from tinysquid.verify.model import AuthMode, Method, Probe
 
 # Unlisted ports every rule-derived run tries (issue #3): ssh, smtp, http, https, nntps, alt-https.
@@ -296,17 +297,34 @@ def from_policy(policy: ir.Policy, *, http_port: int = 80, report: Report | None
 
 
 def witness_probes(policy: ir.Policy, *, http_port: int = 80) -> list[Probe]:
-    """One probe per filter entry whose proof verdict is a witness; ``why`` names the line."""
+    """One probe per filter entry (then per upstream site) whose proof verdict is a witness; ``why``
+    names the line. Client-name witnesses have no probe: a probe cannot choose its reverse-DNS name."""
+    out: list[Probe] = []
     dest = policy.destinations
-    if dest is None or not dest.patterns:
-        return []
+    if dest is not None and dest.patterns:
+        out.extend(_filter_witnesses(policy, dest, http_port))
+    routes = policy.upstream.routes
+    for route, verdict in zip(routes, proof_sites.prove_routes(policy.upstream), strict=True):
+        if verdict is None or verdict.proof != proof_check.WITNESS or not verdict.request or route.site is None:
+            continue
+        probe = _request_probe(verdict.request, http_port)
+        if probe is None or verdict.subject is None:
+            continue
+        tp, sq = proof_sites.routes_taken(policy.upstream, verdict.subject)
+        where = f"{route.origin}: " if route.origin else ""
+        out.append(_with(probe, "witness", f"{where}proof witness for upstream site {route.site.value!r}: "
+                                           f"tinyproxy {tp}, squid {sq}"))
+    return out
+
+
+def _filter_witnesses(policy: ir.Policy, dest: ir.DestPolicy, http_port: int) -> list[Probe]:
     out: list[Probe] = []
     for pat, verdict in zip(dest.patterns, proof_check.prove_destinations(dest), strict=False):
         if verdict.proof != proof_check.WITNESS or not verdict.request:
             continue
         probe = _request_probe(verdict.request, http_port)
-        if probe is None:
-            continue
+        if probe is None or not proof_check.is_local_witness(probe.host):
+            continue  # an IPv6 witness outside ::1 / :: is reported, not sent (the proxy would connect there)
         where = f"{pat.origin}: " if pat.origin else ""
         why = (f"{where}proof witness for filter {pat.source_text!r}: {verdict.direction(dest)}, "
                f"{verdict.refused_by(dest)} refuses it")
@@ -322,6 +340,8 @@ def _request_probe(line: str, http_port: int) -> Probe | None:
     if not target.startswith("http://"):
         return None
     host, _, path = target[len("http://"):].partition("/")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
     return Probe(Method.GET, host, http_port, "/" + path) if host else None
 
 

@@ -142,3 +142,39 @@ def test_masked_witness_is_replaced_or_unproven():
     whole = pc._Filter(dest, [pc.dest_acl_values(p, dest) for p in dest.patterns])
     tp, sq = whole.sides(verdicts[0].subject)
     assert tp != sq  # a policy-level difference, not only an entry-level one
+
+
+@pytest.mark.parametrize("source,block,want", [
+    # squid tests "[::1]" for every spelling; tinyproxy the spelling sent (brackets stripped)
+    ("^0::1$", False, ("witness", "0::1", "[::1]")),
+    ("^::1$", False, ("witness", "0::1", "[::1]")),  # squid's re-anchored ^\[::1\]$ admits 0::1 too
+    ("::1", True, ("witness", "::0:1", "[::1]")),
+    ("cafe", True, ("unproven", None, None)),  # both sides match IPv6 hosts: samples only (TS809)
+    (".", False, ("equivalent", None, None)),  # every IPv6 literal on both sides
+    ("^[a-z][a-z]*\\.example$", False, ("equivalent", None, None)),  # no IPv6 literal on either side
+])
+def test_ipv6_literals_are_compared(source, block, want):
+    dest = ir.DestPolicy(HOST, ir.Action.ALLOW if block else ir.Action.DENY, (ir.DestPattern(source, False, BRE, source),))
+    v = pc.prove_destinations(dest)[0]
+    assert (v.proof, v.subject, v.seen) == want, v
+    if v.proof == "witness":
+        assert v.request == f"GET http://[{v.subject}]/" and pc.is_local_witness(v.subject)
+    if v.proof == "unproven":
+        assert v.code == "TS809" and "IPv6" in v.reason
+
+
+def test_a_non_local_ipv6_witness_is_reported_not_probed(tmp_path):
+    from tinysquid.verify.probes import witness_probes
+
+    res, doc = _convert(tmp_path, "127.0.0.1\n", "FilterDefaultDeny Yes\n")
+    f = next(f for f in doc["findings"] if f["code"] == "TS809")  # unconfirmed: a warning
+    assert f["data"]["proof"] == "witness" and f["data"]["witness"].startswith("GET http://[")
+    assert f["data"]["probed"] is False and not res.report.errors()
+    assert "does not send it" in f["message"]
+    assert res.policy is not None and witness_probes(res.policy) == []
+
+
+def test_url_mode_equivalence_is_scoped_to_canonical_requests(tmp_path):
+    _res, doc = _convert(tmp_path, "^http://ads\\.example/\n", "FilterURLs On\nFilterType ere\n")
+    f = next(f for f in doc["findings"] if f["code"] == "TS803")
+    assert f["data"]["proof"] == "unproven" and "canonical requests" in f["data"]["reason"]

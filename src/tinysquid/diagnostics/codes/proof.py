@@ -30,4 +30,31 @@ CODES: tuple[CodeInfo, ...] = (
              "squid lower-cases the host before any ACL; the destination reached is one tinyproxy admits "
              "under its lower-case spelling.",
              "Write case-sensitive patterns in lower case, or drop FilterCaseSensitive.", A),
+    CodeInfo("TS805", "proof-upstream-witness", W,
+             "An upstream site's squid form routes a request differently from tinyproxy (the witness).",
+             "The site match tinyproxy applies and the cache_peer_access / always_direct ACLs emitted for it "
+             "were compared as automata over every host (addresses as sets); the message names the shortest "
+             "request that takes a different route, which `verify --config` sends through both proxies.",
+             "Write the site without a trailing or doubled dot, or accept the difference knowingly.", A),
+    CodeInfo("TS806", "proof-upstream-unproven", W,
+             "An upstream site's squid form could not be proven to route like tinyproxy.",
+             "Without a proof the line is not called exact: routes may differ on requests nobody sampled.",
+             "See the reason in the message.", A),
+    CodeInfo("TS807", "proof-client-name-witness", W,
+             "A hostname Allow/Deny entry decides a client differently in squid (the witness).",
+             "The reverse-DNS name match tinyproxy applies was compared with the emitted srcdom_regex (or its "
+             "absence); the message names a client that one side admits and the other refuses. verify cannot "
+             "send it: a probe cannot choose its client's reverse-DNS name.",
+             "Add the clients' addresses as numeric Allow/Deny lines.", A),
+    CodeInfo("TS808", "proof-client-name-unproven", W,
+             "A hostname Allow/Deny entry could not be proven to decide clients as tinyproxy did.",
+             "The part that depends on DNS at run time (the forward lookup of the name, a client without a "
+             "reverse-DNS name) has no model; the reverse-DNS suffix match itself is compared as automata.",
+             "Write the entry with a leading dot (reverse DNS only), or as numeric Allow/Deny lines.", A),
+    CodeInfo("TS809", "proof-ipv6-unproven", W,
+             "A filter pattern decides IPv6 address hosts in a way not proven: both sides match some (compared "
+             "on samples only), or a witness outside ::1 / :: that verify does not send.",
+             "tinyproxy searches the address as the client wrote it, squid its compressed, lower-case form in "
+             "brackets; the proof decides only whether either side matches any IPv6 host at all.",
+             "Anchor the pattern on a name, or add the IPv6 destinations as dst lines knowingly.", A),
 )
