@@ -554,6 +554,9 @@ def dest_findings(pattern: ir.DestPattern, dest: ir.DestPolicy, values: tuple[Ac
     allowlist = dest.default is ir.Action.DENY
     if not values:
         return out
+    if dest.subject is ir.MatchSubject.HOST and dot_sensitive(pattern):
+        out.append(make("TS293", f"host pattern {text!r} can decide a trailing-dot host differently: "
+                        + _TS286, source=SOURCE, span=span))
     if dest.subject is ir.MatchSubject.URL:
         out.append(make("TS255", f"URL pattern {text!r} is matched against squid's normalised URL",
                         source=SOURCE, span=span))

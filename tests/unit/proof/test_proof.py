@@ -100,11 +100,15 @@ def test_report_records_every_verdict_and_strict_fails(tmp_path):
     assert w[0]["data"]["witness"] in w[0]["message"]
     assert not any(f.get("status") == "exact" for f in line)
     assert res.report.exit_code(strict=True) is ExitCode.FINDINGS
-    res2, doc2 = _convert(tmp_path, "^api\\.example\\.com$\nexample\\.org\n")
+    res2, doc2 = _convert(tmp_path, "^api\nexample\n")
     for lineno in (1, 2):
         assert any(f.get("data", {}).get("proof") == "equivalent" and f["status"] == "exact"
                    for f in _filter_findings(doc2)[lineno])
     assert res2.report.exit_code(strict=True) is ExitCode.OK
+    # an end anchor can tell 'api.example.com.' (tinyproxy) from 'api.example.com' (squid): never exact
+    _res3, doc3 = _convert(tmp_path, "^api\\.example\\.com$\n")
+    assert not any(f.get("status") == "exact" for f in _filter_findings(doc3)[1])
+    assert any(f["code"] == "TS293" for f in _filter_findings(doc3)[1])
 
 
 def test_case_sensitive_blocklist_is_a_narrowing_now_squid_blocks_every_spelling(tmp_path):

@@ -135,6 +135,13 @@ CODES: tuple[CodeInfo, ...] = (
              "squid has no SOCKS parent; with --socks-direct the requests of this route connect directly "
              "instead of failing, leaving through the proxy's own egress.",
              "Drop --socks-direct to make them fail closed, or run an HTTP-to-SOCKS bridge sidecar.", A),
+    CodeInfo("TS293", "dest-entry-trailing-dot", I,
+             "This filter entry can decide a host written with a trailing dot differently: squid removes "
+             "the dot before matching ('api.example.com.' is decided as 'api.example.com').",
+             "The entry has an end anchor or an atom that can match the final dot, so tinyproxy (which "
+             "tested the host with its dot) could decide 'host.' unlike 'host'; the line is therefore "
+             "approximated, never exact (TS286 on the Filter line says the same once).",
+             "Accept it (DNS treats both names alike), or block trailing-dot requests at the client.", A),
     CodeInfo("TS292", "ir-field-not-printed", W,
              "A policy setting has no squid form in this back end and is not carried over.",
              "Every field of the policy is either printed or reported; this one could not be printed.",
