@@ -377,7 +377,38 @@ def _host_regex_values(pat: ir.DestPattern, dest: ir.DestPolicy, widened: list[s
         c = posix.compiled(pat.regex, icase=not pat.case_sensitive)
         if c is not None and any(c.search_all(_V6_SAMPLES)):
             values.append(AclValue(DSTDOM_REGEX, regex_token(v6, widened=widened), flags))
+    if blocklist:
+        values.extend(ip_literal_guard(pat, tuple(values)))
     return tuple(values)
+
+
+# Every IP-literal host as squid holds it (canonical dotted quad; IPv6 compressed in brackets).
+IPV4_GUARD = AclValue(DSTDOM_REGEX, r"^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$", ("-n",))
+IPV6_GUARD = AclValue(DSTDOM_REGEX, r"^\[", ("-n",))
+
+
+def ip_literal_guard(pat: ir.DestPattern, values: tuple[AclValue, ...]) -> tuple[AclValue, ...]:
+    """Fail closed for a blocklist entry that blocks an IP-literal spelling squid never sees.
+
+    squid rewrites ``2130706433``, ``0x7f.0.0.1``, ``127.1`` and ``::ffff:127.0.0.1`` to the
+    canonical address before any ACL, so no value can single out the spelling tinyproxy blocked.
+    When the entry blocks one of the sample spellings in :data:`IP_SPELLINGS` and its squid values
+    miss the canonical form, the entry also blocks every IP-literal host of that family (TS294):
+    more than tinyproxy blocked, never less."""
+    tp = posix.compiled(pat.regex, icase=not pat.case_sensitive)
+    if tp is None:
+        return ()
+    old = tp.search_all(_RAW)
+    new = [False] * len(_SEEN)
+    for c in _squid_matchers(values):
+        new = [a or b for a, b in zip(new, c.search_all(_SEEN), strict=True)]
+    missed = {seen for seen, a, b in zip(_SEEN, old, new, strict=True) if a and not b}
+    out: list[AclValue] = []
+    if any(not m.startswith("[") for m in missed):
+        out.append(IPV4_GUARD)
+    if any(m.startswith("[") for m in missed):
+        out.append(IPV6_GUARD)
+    return tuple(out)
 
 
 def dest_acl_values(pattern: ir.DestPattern, dest: ir.DestPolicy, *,
@@ -401,12 +432,17 @@ def dest_acl_values(pattern: ir.DestPattern, dest: ir.DestPolicy, *,
     d = pattern.domain
     if d is not None and dest.subject is ir.MatchSubject.HOST:
         name = d.name.lower().strip(".")
+        domain: tuple[AclValue, ...] = ()
         if d.include_apex and d.include_subdomains:
-            return (AclValue(DSTDOMAIN, "." + name, ("-n",)),)
-        if d.include_apex:
-            return (AclValue(DSTDOMAIN, name, ("-n",)),)
-        if d.include_subdomains:
-            return (AclValue(DSTDOM_REGEX, regex_token(r"\." + _escape(name) + "$"), ("-n", "-i")),)
+            domain = (AclValue(DSTDOMAIN, "." + name, ("-n",)),)
+        elif d.include_apex:
+            domain = (AclValue(DSTDOMAIN, name, ("-n",)),)
+        elif d.include_subdomains:
+            domain = (AclValue(DSTDOM_REGEX, regex_token(r"\." + _escape(name) + "$"), ("-n", "-i")),)
+        if domain:
+            if dest.default is ir.Action.ALLOW and _IPISH.fullmatch(name):
+                domain += ip_literal_guard(pattern, domain)
+            return domain
     error = posix.ere_error(pattern.regex, icase=not pattern.case_sensitive)
     if error is not None:
         raise InputError(make("TS280", f"pattern {pattern.source_text!r} does not compile as a POSIX extended "
@@ -580,6 +616,13 @@ def dest_findings(pattern: ir.DestPattern, dest: ir.DestPolicy, values: tuple[Ac
         for c in _squid_matchers(values):
             new = [a or b for a, b in zip(new, c.search_all(_SEEN), strict=True)]
         differ = [raw for raw, a, b in zip(_RAW, old, new, strict=True) if a != b]
+        guards = [v for v in values if v in (IPV4_GUARD, IPV6_GUARD)]
+        if guards:
+            family = " and ".join("IPv4" if v == IPV4_GUARD else "IPv6" for v in guards)
+            out.append(make("TS294", f"blocklist pattern {text!r} blocks an IP-address spelling squid rewrites "
+                            f"before matching: the entry now blocks every {family}-literal host",
+                            source=SOURCE, span=span,
+                            consequence=f"requests to any {family} address written as a literal are refused"))
         if differ:
             out.append(make("TS284", f"host pattern {text!r} decides IP-address hosts differently: squid "
                             f"tests the canonical address (e.g. {differ[0]!r} is tested as "

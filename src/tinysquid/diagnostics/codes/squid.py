@@ -142,6 +142,15 @@ CODES: tuple[CodeInfo, ...] = (
              "tested the host with its dot) could decide 'host.' unlike 'host'; the line is therefore "
              "approximated, never exact (TS286 on the Filter line says the same once).",
              "Accept it (DNS treats both names alike), or block trailing-dot requests at the client.", A),
+    CodeInfo("TS294", "dest-ip-literal-fail-closed", W,
+             "A blocklist entry blocks an IP-address spelling squid rewrites, so it now blocks every "
+             "IP-literal host of that family.",
+             "squid rewrites 2130706433, 0x7f.0.0.1, 127.1 and ::ffff:127.0.0.1 to 127.0.0.1 (and IPv6 "
+             "hosts to their bracketed compressed form) before any ACL sees them, so no squid value can "
+             "block only the spelling tinyproxy blocked. Rather than let it through, the entry also "
+             "blocks every IPv4 (or IPv6) literal host: more than tinyproxy blocked, never less.",
+             "Write the address as tinyproxy and squid both see it (an anchored dotted quad), or accept "
+             "that IP-literal requests are refused.", A),
     CodeInfo("TS292", "ir-field-not-printed", W,
              "A policy setting has no squid form in this back end and is not carried over.",
              "Every field of the policy is either printed or reported; this one could not be printed.",
