@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tinysquid.diagnostics import Report
@@ -56,6 +56,7 @@ def _invariants(policy: ir.Policy) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(data=b"", filter_data=b" \x1c")  # an indented line of Python-only whitespace (IndexError)
 @given(data=st.binary(max_size=300), filter_data=st.binary(max_size=100))
 def test_any_bytes(tmp_path, data, filter_data):
     _check(tmp_path, b"Port 8888\nFilter \"filter\"\n" + data, filter_data)

@@ -103,8 +103,11 @@ def lex_filter(data: bytes, g: Grammar) -> list[FilterLine]:
             if buf and buf[0] in _C_SPACE:
                 stripped = buf.strip(_C_SPACE)
                 if stripped and not stripped.startswith("#"):
+                    word = stripped
+                    for c in _C_SPACE:  # C's isspace, not str.split's Unicode whitespace (\x1c…)
+                        word = word.split(c, 1)[0]
                     out.append(FilterLine(lineno, col0 + len(buf) - len(buf.lstrip(_C_SPACE)),
-                                          stripped.split()[0], ignored=True))
+                                          word, ignored=True))
                 continue
             start = 0
         else:
