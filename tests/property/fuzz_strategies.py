@@ -30,7 +30,7 @@ KNOWN_OPEN: frozenset[str] = frozenset({
     # "regex-wildcards",   # squid strips ^.* / .*$ and joins lines into (a)|(b) (back-references)
     # "pcre-looking",      # .*? .*+ alone: fixed on main (posix_regex); regression cases stay
     # "host-case",           # squid lower-cases the host before any ACL (case-sensitive blocklists) — fixed by the emission layer
-    "host-spelling",       # odd IPv4 / ::ffff: / [::1] / trailing-dot hosts, canonicalised by squid
+    "host-spelling",       # trailing-dot hosts still open; odd IPv4 / ::ffff: blocklists fail closed (TS294)
     # "upstream-none-any",   # upstream none "0.0.0.0/0" (IPv4 literals only in tinyproxy) — fixed by the emission layer
     # "upstream-socks",      # a SOCKS upstream goes DIRECT in squid instead of failing closed — refused by http_access
     # "url-decoding",        # url_regex sees the %-decoded, normalised URL (FilterURLs On) — checked per entry (squid/url_decoding.py)
