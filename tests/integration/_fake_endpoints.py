@@ -14,6 +14,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.integration._moto import serve_loopback, stop_loopback
+
 # kind → (status, content type, body); "silent" never answers (held until the server stops)
 JUNK: dict[str, tuple[int, str, bytes]] = {
     "html-200": (200, "text/html", b"<!DOCTYPE html><html><body>Welcome to the hotel wifi</body></html>"),
@@ -55,19 +57,13 @@ class _Server:
 
             do_GET = do_POST = do_PUT = do_DELETE = _any
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server, self._thread, self.url = serve_loopback(Handler)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
         assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        stop_loopback(self._server, self._thread)
 
     @staticmethod
     def reply(handler: BaseHTTPRequestHandler, status: int, ctype: str, body: bytes) -> None:

@@ -13,10 +13,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 FAKE_ENV = {
@@ -340,6 +342,23 @@ def _route53_action(method: str, path: str) -> str:
     return f"{method} {path}"
 
 
+
+def serve_loopback(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, threading.Thread, str]:
+    """A threaded HTTP server with ``handler`` on a free 127.0.0.1 port: (server, thread, url)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def stop_loopback(server: ThreadingHTTPServer, thread: threading.Thread) -> None:
+    """Stop what :func:`serve_loopback` started (bounded)."""
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
 class RecordingProxy:
     """HTTP reverse proxy on 127.0.0.1 that logs (service, region, action) and refuses chosen actions.
 
@@ -364,9 +383,7 @@ class RecordingProxy:
 
     def __enter__(self) -> RecordingProxy:
         import http.client
-        import threading
         import urllib.parse
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         proxy = self
         up = urllib.parse.urlsplit(self.upstream)
@@ -430,17 +447,11 @@ class RecordingProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server, self._thread, self.url = serve_loopback(Handler)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        stop_loopback(self._server, self._thread)
 
     def actions(self) -> set[str]:
         """Every IAM action seen, ``service:Action``."""
