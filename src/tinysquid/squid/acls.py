@@ -382,6 +382,18 @@ def _host_regex_values(pat: ir.DestPattern, dest: ir.DestPolicy, widened: list[s
     return tuple(values)
 
 
+def _ip_spelling_decisions(pat: ir.DestPattern, values: tuple[AclValue, ...]) -> tuple[list[bool], list[bool]] | None:
+    """For each of :data:`IP_SPELLINGS`: whether tinyproxy's pattern matches the raw spelling, and
+    whether any of squid's ``values`` matches what squid tests instead; None if it does not compile."""
+    tp = posix.compiled(pat.regex, icase=not pat.case_sensitive)
+    if tp is None:
+        return None
+    new = [False] * len(_SEEN)
+    for c in _squid_matchers(values):
+        new = [a or b for a, b in zip(new, c.search_all(_SEEN), strict=True)]
+    return list(tp.search_all(_RAW)), new
+
+
 # Every IP-literal host as squid holds it (canonical dotted quad; IPv6 compressed in brackets).
 IPV4_GUARD = AclValue(DSTDOM_REGEX, r"^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$", ("-n",))
 IPV6_GUARD = AclValue(DSTDOM_REGEX, r"^\[", ("-n",))
@@ -395,13 +407,10 @@ def ip_literal_guard(pat: ir.DestPattern, values: tuple[AclValue, ...]) -> tuple
     When the entry blocks one of the sample spellings in :data:`IP_SPELLINGS` and its squid values
     miss the canonical form, the entry also blocks every IP-literal host of that family (TS294):
     more than tinyproxy blocked, never less."""
-    tp = posix.compiled(pat.regex, icase=not pat.case_sensitive)
-    if tp is None:
+    decided = _ip_spelling_decisions(pat, values)
+    if decided is None:
         return ()
-    old = tp.search_all(_RAW)
-    new = [False] * len(_SEEN)
-    for c in _squid_matchers(values):
-        new = [a or b for a, b in zip(new, c.search_all(_SEEN), strict=True)]
+    old, new = decided
     missed = {seen for seen, a, b in zip(_SEEN, old, new, strict=True) if a and not b}
     out: list[AclValue] = []
     if any(not m.startswith("[") for m in missed):
@@ -609,12 +618,9 @@ def dest_findings(pattern: ir.DestPattern, dest: ir.DestPolicy, values: tuple[Ac
         else:
             out.append(make("TS287", f"case-sensitive blocklist pattern {text!r} now blocks the host in "
                             "every spelling of its case (squid lower-cases hosts)", source=SOURCE, span=span))
-    tp = posix.compiled(pattern.regex, icase=not pattern.case_sensitive)
-    if tp is not None:
-        old = tp.search_all(_RAW)
-        new = [False] * len(_SEEN)
-        for c in _squid_matchers(values):
-            new = [a or b for a, b in zip(new, c.search_all(_SEEN), strict=True)]
+    decided = _ip_spelling_decisions(pattern, values)
+    if decided is not None:
+        old, new = decided
         differ = [raw for raw, a, b in zip(_RAW, old, new, strict=True) if a != b]
         guards = [v for v in values if v in (IPV4_GUARD, IPV6_GUARD)]
         if guards:
