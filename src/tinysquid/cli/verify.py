@@ -40,6 +40,7 @@ class Output(StrEnum):
     JSON = "json"
     JUNIT = "junit"
     MARKDOWN = "markdown"
+    HTML = "html"
 
 
 def verify(
@@ -58,7 +59,7 @@ def verify(
     old_auth: Annotated[list[str] | None, typer.Option("--old-auth", help="USER:PASS or env:VAR for the old proxy (never printed).")] = None,
     new_auth: Annotated[str | None, typer.Option("--new-auth", help="USER:PASS or env:VAR for the new proxy (never printed).")] = None,
     max_probes: Annotated[int | None, typer.Option("--max-probes", min=1, help="Stop after this many distinct probes.")] = None,
-    output: Annotated[Output, typer.Option("--output", "-o", help="table, json, junit or markdown on stdout.")] = Output.TABLE,
+    output: Annotated[Output, typer.Option("--output", "-o", help="table, json, junit, markdown or html (one self-contained page) on stdout.")] = Output.TABLE,
     report: Annotated[Path | None, typer.Option("--report", help="Also write the JSON document to this file.")] = None,
     source_ip: Annotated[str | None, typer.Option("--source-ip", help="Bind probe sockets to this local address.")] = None,
     tinyproxy_version: Annotated[str, typer.Option("--tinyproxy-version", help="Grammar of --config: 1.8, 1.10 or 1.11.")] = "1.11",
@@ -142,7 +143,12 @@ def _execute_with_progress(req: VerifyRequest,
 def _emit(run: VerifyRun, output: Output) -> None:
     from tinysquid.verify.report import write_junit, write_markdown
 
-    if output is Output.JSON:
+    if output is Output.HTML:
+        from tinysquid.verify.html import write_html
+
+        write_html(sys.stdout, run.summary, run.spool.records, old=[p.display for p in run.old],
+                   new=run.new.display, complete=run.stats.complete, verdict=run.verdict())
+    elif output is Output.JSON:
         run.write_json(sys.stdout)
     elif output is Output.JUNIT:
         write_junit(sys.stdout, run.summary, run.spool.records())
