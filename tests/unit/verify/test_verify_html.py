@@ -1,5 +1,5 @@
 """verify -o html without a browser: escaping, row order, the input lines' text, the page's limits.
-(The page's script runs in a real Chromium in tests/integration/test_verify_html.py.)"""
+(The page's script runs in a real Chromium in tests/integration/test_verify_html_browser.py.)"""
 
 from __future__ import annotations
 
