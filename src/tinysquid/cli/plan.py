@@ -55,6 +55,9 @@ def plan_cutover(
                                                            "instead of stdout.")] = None,
     chart: Annotated[Path | None, typer.Option(
         "--chart", help="A local copy of the squid chart: render it with --values and the post-renderer.")] = None,
+    job_image: Annotated[str | None, typer.Option(
+        "--job-image", help="Image of the in-cluster verify Job (built from the Dockerfile; default "
+                            "tinysquid:VERSION).")] = None,
 ) -> None:
     """Write a phased, checkable cutover runbook with rollback from tinyproxy to squid."""
     from tinysquid._version import __version__
@@ -65,7 +68,7 @@ def plan_cutover(
     with run_command():
         opts = build.PlanOptions(inventory=inventory, verify_report=verify_report, values=values, config=config,
                                  context=context, namespace=namespace, cluster_dump=cluster_dump,
-                                 strategy=Strategy(str(strategy)), chart=chart,
+                                 strategy=Strategy(str(strategy)), chart=chart, job_image=job_image,
                                  argv=_rerun_args(inventory, verify_report, values, config, namespace,
                                                   str(strategy)))
         plan = build.build_plan(opts, progress=lambda msg: err_console.print(f"[dim]{msg}…[/]"))
