@@ -41,6 +41,7 @@ class PlanOptions:
     argv: tuple[str, ...] = ()  # the plan-cutover arguments as given, for the re-run commands
     chart: Path | None = None   # --chart DIR: render it in the preflight
     job_image: str | None = None  # the in-cluster verify Job's image (default tinysquid:VERSION)
+    metrics_url: str | None = None  # --metrics-url: the squid-exporter's /metrics, checked with one GET
 
 
 @dataclass
@@ -160,7 +161,7 @@ def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = No
 
     say("running the checks")
     checks, squid = checks_mod.run_checks(inputs, cluster, opts.namespace, opts.release,
-                                          str(opts.chart) if opts.chart else None)
+                                          str(opts.chart) if opts.chart else None, opts.metrics_url)
     port, port_source = _port(inputs, squid)
     eg = egress_mod.analyse(inputs)
     old = clients_mod.old_proxy(inputs.inventory)
