@@ -27,6 +27,8 @@ EPILOG = (
     "origin's, so the proxy allowed. Results: agree, widened (old refused, new allows), narrowed (old "
     "allowed, new refuses), changed, noisy (two --old proxies disagree, or flaky on --repeat), "
     "intended (declared in --expect), error (no usable or an ambiguous answer).\n\n"
+    "-o html > verify.html: one self-contained page, differences first, filterable. --print-job: the "
+    "Kubernetes Job that runs the same verify inside the cluster (kubectl apply -f -).\n\n"
     "Exit codes: 0 all agree (noisy, intended allowed) · 1 some probe narrowed or changed · 3 some probe "
     "widened · 4 the run could not be made or is incomplete (bad arguments, a proxy unreachable, "
     "deadline hit, probes without a usable answer unless --allow-errors)."
