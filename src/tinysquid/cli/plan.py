@@ -55,6 +55,12 @@ def plan_cutover(
                                                            "instead of stdout.")] = None,
     chart: Annotated[Path | None, typer.Option(
         "--chart", help="A local copy of the squid chart: render it with --values and the post-renderer.")] = None,
+    job_image: Annotated[str | None, typer.Option(
+        "--job-image", help="Image of the in-cluster verify Job (built from the Dockerfile; default "
+                            "tinysquid:VERSION).")] = None,
+    metrics_url: Annotated[str | None, typer.Option(
+        "--metrics-url", help="The squid-exporter's /metrics (e.g. http://127.0.0.1:9301/metrics through "
+                              "`kubectl port-forward`): check that it answers with squid metrics.")] = None,
 ) -> None:
     """Write a phased, checkable cutover runbook with rollback from tinyproxy to squid."""
     from tinysquid._version import __version__
@@ -65,7 +71,8 @@ def plan_cutover(
     with run_command():
         opts = build.PlanOptions(inventory=inventory, verify_report=verify_report, values=values, config=config,
                                  context=context, namespace=namespace, cluster_dump=cluster_dump,
-                                 strategy=Strategy(str(strategy)), chart=chart,
+                                 strategy=Strategy(str(strategy)), chart=chart, job_image=job_image,
+                                 metrics_url=metrics_url,
                                  argv=_rerun_args(inventory, verify_report, values, config, namespace,
                                                   str(strategy)))
         plan = build.build_plan(opts, progress=lambda msg: err_console.print(f"[dim]{msg}…[/]"))

@@ -27,6 +27,8 @@ EPILOG = (
     "origin's, so the proxy allowed. Results: agree, widened (old refused, new allows), narrowed (old "
     "allowed, new refuses), changed, noisy (two --old proxies disagree, or flaky on --repeat), "
     "intended (declared in --expect), error (no usable or an ambiguous answer).\n\n"
+    "-o html > verify.html: one self-contained page, differences first, filterable. --print-job: the "
+    "Kubernetes Job that runs the same verify inside the cluster (kubectl apply -f -).\n\n"
     "Exit codes: 0 all agree (noisy, intended allowed) · 1 some probe narrowed or changed · 3 some probe "
     "widened · 4 the run could not be made or is incomplete (bad arguments, a proxy unreachable, "
     "deadline hit, probes without a usable answer unless --allow-errors)."
@@ -40,6 +42,7 @@ class Output(StrEnum):
     JSON = "json"
     JUNIT = "junit"
     MARKDOWN = "markdown"
+    HTML = "html"
 
 
 def verify(
@@ -58,7 +61,7 @@ def verify(
     old_auth: Annotated[list[str] | None, typer.Option("--old-auth", help="USER:PASS or env:VAR for the old proxy (never printed).")] = None,
     new_auth: Annotated[str | None, typer.Option("--new-auth", help="USER:PASS or env:VAR for the new proxy (never printed).")] = None,
     max_probes: Annotated[int | None, typer.Option("--max-probes", min=1, help="Stop after this many distinct probes.")] = None,
-    output: Annotated[Output, typer.Option("--output", "-o", help="table, json, junit or markdown on stdout.")] = Output.TABLE,
+    output: Annotated[Output, typer.Option("--output", "-o", help="table, json, junit, markdown or html (one self-contained page) on stdout.")] = Output.TABLE,
     report: Annotated[Path | None, typer.Option("--report", help="Also write the JSON document to this file.")] = None,
     source_ip: Annotated[str | None, typer.Option("--source-ip", help="Bind probe sockets to this local address.")] = None,
     tinyproxy_version: Annotated[str, typer.Option("--tinyproxy-version", help="Grammar of --config: 1.8, 1.10 or 1.11.")] = "1.11",
@@ -75,6 +78,13 @@ def verify(
     tunnel_echo: Annotated[list[str] | None, typer.Option("--tunnel-echo", help="HOST:PORT of an echo server "
                                                           "you run: CONNECT probes to it carry a nonce there and back "
                                                           "(repeatable).")] = None,
+    print_job: Annotated[bool, typer.Option("--print-job", help="Print the Kubernetes Job (with a ConfigMap of "
+                                            "its input files) that runs this verify inside the cluster, for "
+                                            "`kubectl apply -f -`; sends no probe.")] = False,
+    job_image: Annotated[str | None, typer.Option("--job-image", help="The image of --print-job's Job (built "
+                                                  "from the Dockerfile; default tinysquid:VERSION).")] = None,
+    job_namespace: Annotated[str, typer.Option("--job-namespace", help="Namespace of --print-job's Job "
+                                               "(where the squid Service is).")] = "squid",
 ) -> None:
     """Send the same probes through the old and the new proxy and show where their decisions differ."""
     from tinysquid.diagnostics import ExitCode
@@ -90,6 +100,11 @@ def verify(
                              tunnel_echo=frozenset(t.lower() for t in tunnel_echo or ())),
         expect=expect, allow_errors=allow_errors,
     )
+    if print_job:
+        with run_command(bad_input=ExitCode.INCOMPLETE):
+            _check_inputs([p for p in (config, expect, *(from_log or []), *(targets or [])) if p is not None], None)
+            sys.stdout.write(_job_yaml(req, job_image, job_namespace, repeat=repeat))
+        raise typer.Exit(0)
     with run_command(bad_input=ExitCode.INCOMPLETE):  # issue #3: bad arguments are exit 4
         _check_inputs([p for p in (config, expect, *(from_log or []), *(targets or [])) if p is not None], report)
         run = _execute_with_progress(req, execute)
@@ -105,6 +120,36 @@ def verify(
     finally:
         run.spool.close()
     raise typer.Exit(int(code))
+
+
+def _job_yaml(req: VerifyRequest, image: str | None, namespace: str, *, repeat: int) -> str:
+    """The ConfigMap and Job that run ``req`` in the cluster (credentials as Secret references)."""
+    from tinysquid._version import __version__
+    from tinysquid.plan import job
+    from tinysquid.verify.run import parse_proxy
+
+    # the same checks as a run (a bad URL is refused here, not in the pod); userinfo never goes
+    # into the manifest: the Job reads credentials from its Secret
+    olds = [parse_proxy(url, "old" if i == 0 else f"old{i + 1}", None) for i, url in enumerate(req.old)]
+    new = parse_proxy(req.new, "new", None)
+    filter_name, filter_local = (job.filter_of(req.config, root=req.root, tinyproxy_version=req.tinyproxy_version)
+                                 if req.config is not None else (None, None))
+    e = req.engine
+    options = ["--concurrency", str(e.concurrency), "--timeout", f"{e.timeout:g}",
+               "--tinyproxy-version", req.tinyproxy_version, "--http-port", str(req.http_port)]
+    options += ["--repeat", str(repeat)] if repeat else []
+    options += ["--max-probes", str(req.max_probes)] if req.max_probes else []
+    options += ["--connect-only"] if req.connect_only else []
+    options += ["--allow-errors"] if req.allow_errors else []
+    options += ["--route-header", e.route_header] if e.route_header else []
+    plan = job.plan_job(namespace=namespace, image=image or f"tinysquid:{__version__}", old=[o.display for o in olds],
+                        new=new.display, config=req.config, filter_name=filter_name, filter_local=filter_local,
+                        expect=req.expect, from_log=req.from_log, targets=req.targets,
+                        old_auth=bool(req.old_auth) or any(o.credentials for o in olds),
+                        new_auth=bool(req.new_auth) or new.credentials is not None, options=options,
+                        deadline=e.deadline or 300.0)
+    docs = ([job.inputs_configmap(plan, version=__version__)] if plan.files else [])
+    return job.to_yaml([*docs, job.job_manifest(plan, version=__version__)])
 
 
 def _check_inputs(paths: list[Path], report: Path | None) -> None:
@@ -142,7 +187,12 @@ def _execute_with_progress(req: VerifyRequest,
 def _emit(run: VerifyRun, output: Output) -> None:
     from tinysquid.verify.report import write_junit, write_markdown
 
-    if output is Output.JSON:
+    if output is Output.HTML:
+        from tinysquid.verify.html import write_html
+
+        write_html(sys.stdout, run.summary, run.spool.records, old=[p.display for p in run.old],
+                   new=run.new.display, complete=run.stats.complete, verdict=run.verdict())
+    elif output is Output.JSON:
         run.write_json(sys.stdout)
     elif output is Output.JUNIT:
         write_junit(sys.stdout, run.summary, run.spool.records())

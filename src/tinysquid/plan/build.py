@@ -16,6 +16,7 @@ from tinysquid.documents import Kind
 from tinysquid.plan import checks as checks_mod
 from tinysquid.plan import clients as clients_mod
 from tinysquid.plan import egress as egress_mod
+from tinysquid.plan import job as job_mod
 from tinysquid.plan import phases as phases_mod
 from tinysquid.plan.cluster import ClusterView
 from tinysquid.plan.inputs import Inputs, get, load_document, load_yaml_mapping
@@ -39,6 +40,8 @@ class PlanOptions:
     release: str = "squid"
     argv: tuple[str, ...] = ()  # the plan-cutover arguments as given, for the re-run commands
     chart: Path | None = None   # --chart DIR: render it in the preflight
+    job_image: str | None = None  # the in-cluster verify Job's image (default tinysquid:VERSION)
+    metrics_url: str | None = None  # --metrics-url: the squid-exporter's /metrics, checked with one GET
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Plan:
     old_proxy: clients_mod.OldProxy
     gaps: list[Diagnostic] = field(default_factory=list)
     secret_refs: list[clients_mod.SecretRef] = field(default_factory=list)
+    verify_job: dict[str, Any] | None = None  # the in-cluster verify Job manifest (phase 2.2)
 
     @property
     def blocking(self) -> list[checks_mod.Check]:
@@ -157,7 +161,7 @@ def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = No
 
     say("running the checks")
     checks, squid = checks_mod.run_checks(inputs, cluster, opts.namespace, opts.release,
-                                          str(opts.chart) if opts.chart else None)
+                                          str(opts.chart) if opts.chart else None, opts.metrics_url)
     port, port_source = _port(inputs, squid)
     eg = egress_mod.analyse(inputs)
     old = clients_mod.old_proxy(inputs.inventory)
@@ -176,8 +180,34 @@ def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = No
         target_port=_target_port(inputs.values, squid),
         cluster_arg=(f"--cluster-dump {opts.cluster_dump}" if opts.cluster_dump else
                      f"--context {opts.context}" if opts.context else "--context <CONTEXT>"))
+    ctx.job = _verify_job(opts, ctx)
     phases = phases_mod.build_phases(ctx)
-    return Plan(opts, inputs, cluster, checks, eg, clients, phases, port, port_source, old, gaps, secret_refs)
+    from tinysquid._version import __version__
+    from tinysquid.plan.job import job_manifest
+
+    return Plan(opts, inputs, cluster, checks, eg, clients, phases, port, port_source, old, gaps, secret_refs,
+                job_manifest(ctx.job, version=__version__))
+
+
+def _verify_job(opts: PlanOptions, ctx: phases_mod.Context) -> job_mod.JobPlan:
+    """The in-cluster verify Job: the old proxy by its NLB (else its instances), squid by its Service,
+    the probes from the config and convert's expect.json beside values.yaml."""
+    from tinysquid._version import __version__
+
+    olds = [f"http://{lb['dns_name']}:{phases_mod.legacy_port(ctx)}" for lb in phases_mod.inventory_items(ctx, "load_balancers")
+            if lb.get("dns_name")]
+    olds = olds or [f"http://{i['private_ip']}:{phases_mod.instance_port(ctx)}"
+                    for i in phases_mod.inventory_items(ctx, "instances") if i.get("private_ip")]
+    olds = olds[:1] or [f"http://<OLD_PROXY>:{phases_mod.legacy_port(ctx)}"]
+    filter_name: str | None = None
+    filter_local: Path | None = None
+    if opts.config is not None:
+        filter_name, filter_local = job_mod.filter_of(opts.config)
+    expect = Path(ctx.values_path).with_name("expect.json")
+    return job_mod.plan_job(namespace=opts.namespace, image=opts.job_image or f"tinysquid:{__version__}",
+                            old=olds, new=clients_mod.squid_url(opts.namespace, ctx.port, opts.release),
+                            config=opts.config, filter_name=filter_name, filter_local=filter_local, expect=expect,
+                            config_required=True)
 
 
 def plan_document(plan: Plan, *, version: str) -> dict[str, Any]:
@@ -210,4 +240,5 @@ def plan_document(plan: Plan, *, version: str) -> dict[str, Any]:
         "old_proxy_identifiers": [{"identifier": k, "source": v} for k, v in sorted(plan.old_proxy.identifiers.items())],
         "phases": [p.record() for p in plan.phases],
         "gaps": [g.to_record() for g in plan.gaps],
+        "verify_job": plan.verify_job,
     }

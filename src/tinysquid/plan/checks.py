@@ -479,7 +479,8 @@ def check_convert(inputs: Inputs) -> Check:
 
 
 def run_checks(inputs: Inputs, cluster: ClusterView | None, namespace: str,
-               release: str = "squid", chart: str | None = None) -> tuple[list[Check], SquidInCluster | None]:
+               release: str = "squid", chart: str | None = None,
+               metrics_url: str | None = None) -> tuple[list[Check], SquidInCluster | None]:
     """Every pre-flight check, in runbook order, and the squid objects they looked at."""
     squid = find_squid(cluster, namespace, release) if cluster is not None else None
     beside = Path(inputs.values_path).with_name("expect.json") if inputs.values_path else None
@@ -499,11 +500,56 @@ def run_checks(inputs: Inputs, cluster: ClusterView | None, namespace: str,
     rendered = check_chart_render(chart, inputs.values_path, namespace, release)
     if rendered is not None:
         checks.append(rendered)
+    metrics = check_metrics(metrics_url)
+    if metrics is not None:
+        checks.insert(checks.index(next(c for c in checks if c.id == "exporter")) + 1, metrics)
     for c in checks:
         if c.status is Outcome.UNKNOWN and c.finding is None:
             c.finding = make("TS700", f"{c.title}: unknown ({'; '.join(c.evidence)})", source="plan",
                              subject=c.id, hint=f"decided by {c.decided_by}" if c.decided_by else None)
     return checks, squid
+
+
+METRICS_LIMIT = 4 * 1024 * 1024  # bytes of a /metrics page read at most
+METRICS_TIMEOUT = 5.0  # seconds for the whole answer
+
+
+def check_metrics(url: str | None) -> Check | None:
+    """``--metrics-url``: the squid-exporter answers on its /metrics with squid's own samples (a
+    Prometheus text page with ``squid_…`` lines), so phase 4 has something to watch. None without a URL.
+
+    One GET with httpx: no proxy from the environment (HTTP_PROXY may well be the old proxy), no
+    redirects, bounded in time and size."""
+    if url is None:
+        return None
+    import httpx
+
+    c = Check("exporter-metrics", "squid-exporter answers on /metrics with squid metrics", "TS715", False)
+    c.decided_by = "--metrics-url"
+    body = b""
+    try:
+        with httpx.Client(trust_env=False, follow_redirects=False, timeout=METRICS_TIMEOUT) as client, \
+                client.stream("GET", url, headers={"Accept": "text/plain"}) as resp:
+            for chunk in resp.iter_bytes():
+                body += chunk
+                if len(body) > METRICS_LIMIT:
+                    break
+            status = resp.status_code
+    except httpx.InvalidURL as exc:
+        return _fail(c, f"--metrics-url {url!r} is not a URL httpx can fetch: {exc}", url)
+    except (httpx.HTTPError, OSError) as exc:
+        c.evidence.append(f"GET {url}: {type(exc).__name__}: {exc}")
+        return _fail(c, f"the exporter did not answer at {url} ({type(exc).__name__})", url)
+    samples = [line for line in body[:METRICS_LIMIT].decode("utf-8", "replace").splitlines()
+               if line.startswith("squid_")]
+    c.evidence.append(f"GET {url}: HTTP {status}, {len(body)} bytes, {len(samples)} squid_ sample(s)"
+                      + (f", e.g. {samples[0][:80]}" if samples else ""))
+    if status != 200:
+        return _fail(c, f"the exporter answered HTTP {status} at {url}", url)
+    if not samples:
+        return _fail(c, f"{url} answers but carries no squid_ metric (not the squid-exporter?)", url)
+    c.status = Outcome.PASS
+    return c
 
 
 def check_chart_render(chart: str | None, values_path: str | None, namespace: str, release: str = "squid",

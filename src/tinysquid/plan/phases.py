@@ -20,6 +20,7 @@ from typing import Any
 from tinysquid.plan.checks import Check, Outcome
 from tinysquid.plan.clients import Client, OldProxy, squid_url
 from tinysquid.plan.egress import Egress, added_cost, saving
+from tinysquid.plan.job import INPUTS, JOB_NAME, JobPlan, create_inputs_command
 
 CHART = "oci://ghcr.io/younsl/charts/squid"
 CHART_VERSION = "0.9.0"  # the chart line convert's values target (helm/chart_keys.py)
@@ -92,10 +93,16 @@ class Context:
     cluster_arg: str = "--context <CONTEXT>"
     tinyproxy_port: int | None = None
     target_port: int | None = None  # squid's container port (values service.targetPort)
+    job: JobPlan | None = None  # the in-cluster verify Job (step 2.2)
 
 
 def _q(s: str) -> str:
     return shlex.quote(s)
+
+
+def inventory_items(ctx: Context, key: str) -> list[Mapping[str, Any]]:
+    """The inventory's ``key`` list (mappings only; empty without an inventory)."""
+    return _inv(ctx, key)
 
 
 def _inv(ctx: Context, key: str) -> list[Mapping[str, Any]]:
@@ -215,6 +222,26 @@ def phase_verify(ctx: Context) -> Phase:
         gate="0 widened, 0 narrowed",
         notes=["run from a host that reaches the old proxies' private IPs (same VPC)",
                "then re-run plan-cutover with --verify-report verify.json"]))
+    if ctx.job is not None:
+        ns = _q(ctx.namespace)
+        p.steps.append(Step(
+            "2.2", "Verify from inside the cluster: the same probes from a pod, through the squid Service "
+                   "and the old proxy",
+            [create_inputs_command(ctx.job),
+             "kubectl apply -f verify-job.yaml   # the Job below (or: tinysquid verify … --print-job)",
+             f"kubectl wait -n {ns} --for=condition=complete --timeout={int(ctx.job.deadline) + 180}s "
+             f"job/{JOB_NAME}",
+             f"kubectl logs -n {ns} job/{JOB_NAME} > verify-in-cluster.json"],
+            f"job/{JOB_NAME} completes (verify exited 0) and verify-in-cluster.json has widened=0, narrowed=0; "
+            f"if it failed, `kubectl describe pod -n {ns} -l job-name={JOB_NAME}` shows verify's findings",
+            [f"kubectl delete job -n {ns} {JOB_NAME}"]
+            + ([f"kubectl delete configmap -n {ns} {INPUTS}"] if ctx.job.files else []),
+            gate="0 widened, 0 narrowed",
+            notes=["the image is the repository's Dockerfile: build and push it, then set it in the Job "
+                   "(plan-cutover --job-image)",
+                   "the pod reaches squid by its ClusterIP Service, as the clients will; the old proxy's "
+                   "NLB must accept the pods' source addresses",
+                   "re-run plan-cutover with --verify-report verify-in-cluster.json"]))
     return p
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tinysquid.plan import diagrams
+from tinysquid.plan import diagrams, job
 from tinysquid.plan.build import Plan, plan_document
 
 
@@ -41,7 +41,8 @@ def to_markdown(plan: Plan, *, version: str) -> str:
     doc = plan_document(plan, version=version)
     pictures = {"timeline": diagrams.timeline(doc["phases"]),
                 "egress": diagrams.egress_change(doc["egress"], plan.inputs.inventory)}
-    text = env.get_template("runbook.md.j2").render(doc=doc, plan=plan, diagrams=pictures)
+    job_yaml = job.to_yaml([plan.verify_job]) if plan.verify_job else ""
+    text = env.get_template("runbook.md.j2").render(doc=doc, plan=plan, diagrams=pictures, job_yaml=job_yaml)
     # Collapse the blank-line runs the template's conditionals leave behind.
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

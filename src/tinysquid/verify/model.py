@@ -12,6 +12,8 @@ The JSON document is the contract the ``plan-cutover`` helper reads: keep the ke
  "latency_ms": {"old": {"p50", "p95"}, "old2": {...}, "new": {...}},
  "probes": [ProbeResult.to_record(), ...]}      # in completion order; sort by "id" if needed
 ```
+A probe record's optional ``lines`` (``["file:line", ...]``) names the input lines that predict its
+answer: the tinyproxy.conf/filter line of a rule-derived probe, the log or targets line of a replayed one.
 Proxy URLs are stored without userinfo; credentials never appear in any output.
 """
 
@@ -27,6 +29,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
+
+from tinysquid.diagnostics.model import Span
 
 SCHEMA_VERSION = 1
 
@@ -90,6 +94,7 @@ class Probe:
     origin: str = "targets"
     why: str = ""
     raw: str | None = None  # the request-target exactly as written (--targets, --from-log): sent verbatim
+    lines: tuple[Span, ...] = ()  # the input lines that predict the answer (config, filter, log or targets line)
 
     @property
     def target(self) -> str:
@@ -210,6 +215,8 @@ class ProbeResult:
             "old": [a.to_record() for a in self.old],
             "new": self.new.to_record(),
         }
+        if p.lines:
+            rec["lines"] = [f"{s.path}:{s.line}" for s in p.lines]
         if self.note:
             rec["note"] = self.note
         if self.expectation:

@@ -67,7 +67,7 @@ def parse_targets(path: Path) -> Iterator[Probe]:
                                       span=Span(str(path), lineno),
                                       hint="Non-ASCII hosts go in punycode (xn--…), other bytes %-escaped."))
             yield Probe(probe.method, probe.host, probe.port, probe.path, origin="targets",
-                        why=f"{path}:{lineno}", raw=probe.raw)
+                        why=f"{path}:{lineno}", raw=probe.raw, lines=(Span(str(path), lineno),))
 
 
 def _split_hostport(text: str) -> tuple[str, int] | None:
@@ -131,7 +131,8 @@ def parse_log(path: Path, report: Report | None = None) -> Iterator[Probe]:
                 skipped += 1
                 continue
             why = f"{path}:{lineno}" + ("" if method in ("CONNECT", "GET", "HEAD") else f" (logged as {method})")
-            yield Probe(probe.method, probe.host, probe.port, probe.path, origin="log", why=why, raw=probe.raw)
+            yield Probe(probe.method, probe.host, probe.port, probe.path, origin="log", why=why, raw=probe.raw,
+                        lines=(Span(str(path), lineno),))
     if skipped and report is not None:
         report.add(make("TS507", f"{skipped} request line(s) in {path} not replayed", source="verify.log",
                         subject=str(path), data={"skipped": skipped}))
@@ -267,13 +268,14 @@ def from_policy(policy: ir.Policy, *, http_port: int = 80, report: Report | None
                     if hit and dest.default is ir.Action.DENY and neutral == NEUTRAL_HOST:
                         neutral = host
                     why = f"{where}filter {pat.source_text!r} {'matches' if hit else 'near-miss'}"
-                    probes.append(_with(probe, "rule", why))
+                    probes.append(_with(probe, "rule", why, _spans(pat.origin, dest.origin)))
     ports = policy.connect.ports
     listed = sorted(ports) if ports else []
     for port in sorted(set(PROBE_PORTS) | set(listed)):
         state = "any port allowed" if ports is None else ("listed" if port in listed else "not listed")
         where = f" ({policy.connect.origins[0]})" if policy.connect.origins else ""
-        probes.append(_with(Probe(Method.CONNECT, neutral, port), "rule", f"ConnectPort: {port} {state}{where}"))
+        probes.append(_with(Probe(Method.CONNECT, neutral, port), "rule", f"ConnectPort: {port} {state}{where}",
+                            policy.connect.origins[:_MAX_LINES]))
     probes.append(_with(Probe(Method.GET, neutral, http_port), "rule", "baseline plain request"))
     for route in policy.upstream.routes:
         if route.site is None:
@@ -281,13 +283,14 @@ def from_policy(policy: ir.Policy, *, http_port: int = 80, report: Report | None
         where = f"{route.origin}: " if route.origin else ""
         for host, inside in _site_hosts(route.site):
             why = f"{where}upstream {route.kind.value} site {route.site.value!r}: {'inside' if inside else 'outside'}"
-            probes.append(_with(Probe(Method.GET, host, http_port), "rule", why))
-            probes.append(_with(Probe(Method.CONNECT, host, first_listed), "rule", why))
+            probes.append(_with(Probe(Method.GET, host, http_port), "rule", why, _spans(route.origin)))
+            probes.append(_with(Probe(Method.CONNECT, host, first_listed), "rule", why, _spans(route.origin)))
     if policy.auth is not None:
         for mode in (AuthMode.NONE, AuthMode.WRONG):
             why = f"BasicAuth: {mode.value} credentials"
-            probes.append(_with(Probe(Method.GET, neutral, http_port, auth=mode), "rule", why))
-            probes.append(_with(Probe(Method.CONNECT, neutral, first_listed, auth=mode), "rule", why))
+            auth_lines = _spans(*(u.origin for u in policy.auth.users))[:_MAX_LINES]
+            probes.append(_with(Probe(Method.GET, neutral, http_port, auth=mode), "rule", why, auth_lines))
+            probes.append(_with(Probe(Method.CONNECT, neutral, first_listed, auth=mode), "rule", why, auth_lines))
     return probes
 
 
@@ -313,7 +316,7 @@ def witness_probes(policy: ir.Policy, *, http_port: int = 80) -> list[Probe]:
         tp, sq = proof_sites.routes_taken(policy.upstream, verdict.subject)
         where = f"{route.origin}: " if route.origin else ""
         out.append(_with(probe, "witness", f"{where}proof witness for upstream site {route.site.value!r}: "
-                                           f"tinyproxy {tp}, squid {sq}"))
+                                           f"tinyproxy {tp}, squid {sq}", _spans(route.origin)))
     return out
 
 
@@ -328,7 +331,7 @@ def _filter_witnesses(policy: ir.Policy, dest: ir.DestPolicy, http_port: int) ->
         where = f"{pat.origin}: " if pat.origin else ""
         why = (f"{where}proof witness for filter {pat.source_text!r}: {verdict.direction(dest)}, "
                f"{verdict.refused_by(dest)} refuses it")
-        out.append(_with(probe, "witness", why))
+        out.append(_with(probe, "witness", why, _spans(pat.origin, dest.origin)))
     return out
 
 
@@ -345,8 +348,15 @@ def _request_probe(line: str, http_port: int) -> Probe | None:
     return Probe(Method.GET, host, http_port, "/" + path) if host else None
 
 
-def _with(probe: Probe, origin: str, why: str) -> Probe:
-    return Probe(probe.method, probe.host, probe.port, probe.path, probe.auth, origin, why, probe.raw)
+_MAX_LINES = 8  # input lines named per probe (a long ConnectPort list names its first eight)
+
+
+def _spans(*spans: Span | None) -> tuple[Span, ...]:
+    return tuple(s for s in spans if s is not None)
+
+
+def _with(probe: Probe, origin: str, why: str, lines: tuple[Span, ...] = ()) -> Probe:
+    return Probe(probe.method, probe.host, probe.port, probe.path, probe.auth, origin, why, probe.raw, lines)
 
 
 class _Matcher:

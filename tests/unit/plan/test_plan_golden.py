@@ -26,7 +26,9 @@ def test_runbook_matches_golden(monkeypatch, strategy):
     plan = build_plan(PlanOptions(inventory=Path("inventory.json"), verify_report=Path("verify-clean.json"),
                                   values=Path("values.yaml"), cluster_dump=Path("dumps/healthy"),
                                   strategy=strategy, argv=(*ARGV, "--namespace", "squid", "--strategy", str(strategy))))
-    text = render.to_markdown(plan, version=__version__).replace(f"tinysquid {__version__}", "tinysquid VERSION")
+    text = (render.to_markdown(plan, version=__version__).replace(f"tinysquid {__version__}", "tinysquid VERSION")
+            .replace(f"tinysquid:{__version__}", "tinysquid:VERSION")
+            .replace(f"app.kubernetes.io/version: {__version__}", "app.kubernetes.io/version: VERSION"))
     golden = CASES / "golden" / f"healthy-{strategy}.md"
     if os.environ.get("TINYSQUID_UPDATE_GOLDEN") == "1":
         golden.write_text(text)

@@ -1,7 +1,7 @@
 """TS7xx: plan-cutover (pre-flight checks, egress and NAT risks, client discovery, cluster reads).
 
 One code per check and per risk kind, so a runbook finding can be looked up in ``docs/codes.md``.
-TS700–TS719 pre-flight checks, TS720–TS729 egress risks, TS730–TS739 clients, TS740+ inputs.
+TS700–TS711 pre-flight checks, TS712–TS719 the in-cluster verify Job, TS720–TS729 egress risks, TS730–TS739 clients, TS740+ inputs.
 """
 
 from tinysquid.diagnostics.codes._info import CodeInfo
@@ -51,6 +51,23 @@ CODES: tuple[CodeInfo, ...] = (
              "Checks on the running squid cannot be decided before phase 1.",
              "Run plan-cutover again after phase 1 (deploy) to decide them."),
     # ---- egress risks
+    CodeInfo("TS712", "job-filter-outside-inputs", E,
+             "The config's Filter path cannot be placed inside the Job's /inputs folder (it climbs out with ..).",
+             "The in-cluster verify Job reads the filter from its ConfigMap; a path it cannot mount there "
+             "would make the Job probe without the filter.",
+             "Write the Filter path as an absolute path or one below the config's folder."),
+    CodeInfo("TS713", "job-inputs-too-large", E,
+             "The verify Job's input files hold more than the 1 MiB a ConfigMap may hold.",
+             "Kubernetes refuses the ConfigMap, so the Job would never start.",
+             "Give the in-cluster run fewer or smaller files (e.g. a shorter --from-log excerpt)."),
+    CodeInfo("TS714", "job-input-unknown", E,
+             "An input of the verify Job has no local file to put into its ConfigMap.",
+             "The ConfigMap would lack a file the Job mounts, and the pod would not start.",
+             "Give the file (e.g. the config's Filter file must exist here) or leave the input out."),
+    CodeInfo("TS715", "exporter-metrics-unanswered", W,
+             "The squid-exporter's /metrics (--metrics-url) did not answer 200 with squid_ metrics.",
+             "Phase 4 (observe) watches those metrics; without them a failing cutover is seen by its clients first.",
+             "Check the exporter sidecar and its port (kubectl port-forward -n squid deploy/squid 9301), then re-run."),
     CodeInfo("TS720", "egress-ip-change", E, "The cluster egresses from other public IPs than the old proxies.",
              "Partners that allowlist the old Elastic IPs will refuse calls from squid.",
              "Ask each owner to add the new egress IPs before phase 3; or move the EIPs to the NAT gateway."),
