@@ -61,11 +61,16 @@ class Secret:
 
 @dataclass(frozen=True, slots=True)
 class Listener:
-    """Where clients connect. ``addresses`` empty means every address (IPv4 and IPv6)."""
+    """Where clients connect. ``addresses`` empty means every address (IPv4 and IPv6).
+
+    ``origin`` is the Port line; ``address_origins[i]`` the Listen line of ``addresses[i]`` (a
+    finding about one address belongs on its own line, not on Port's).
+    """
 
     port: int
     addresses: tuple[str, ...] = ()
     origin: Span | None = None
+    address_origins: tuple[Span, ...] = ()
 
 
 # --------------------------------------------------------------------------- clients

@@ -51,6 +51,7 @@ class _Lowering:
     config_path: Path
     root: Path | None
     listen: list[str] = field(default_factory=list)
+    listen_origins: list[Span] = field(default_factory=list)
     client_rules: list[ir.ClientRule] = field(default_factory=list)
     any_acl: bool = False
     connect_ports: set[int] = field(default_factory=set)
@@ -141,7 +142,8 @@ def _policy(lw: _Lowering, config: Config, port_stmt: Stmt, port: int) -> ir.Pol
     if lw.upstream_default is not None:
         routes.append(lw.upstream_default)
     return ir.Policy(
-        listener=ir.Listener(port=port, addresses=tuple(lw.listen), origin=port_stmt.span),
+        listener=ir.Listener(port=port, addresses=tuple(lw.listen), origin=port_stmt.span,
+                             address_origins=tuple(lw.listen_origins)),
         clients=ir.ClientPolicy(tuple(lw.client_rules), ir.Action.DENY if lw.any_acl else ir.Action.ALLOW),
         connect=ir.ConnectPolicy(frozenset(lw.connect_ports) if lw.any_connect else None,
                                  tuple(lw.connect_origins)),
@@ -168,6 +170,7 @@ def _lower_listen(lw: _Lowering, s: Stmt) -> None:
     if parse_address(addr) is None or (":" not in addr and inet_aton(addr) is None):
         raise fail("TS101", f"Listen {addr!r} is not an address tinyproxy can listen on", s.arg_span())
     lw.listen.append(addr)
+    lw.listen_origins.append(s.span)
     lw.st.exact(f"Listen {addr}", s.span)
 
 
