@@ -129,3 +129,11 @@ def test_bad_cli_rule_is_exit_2(proj):
 def test_the_schema_names_the_new_fields():
     finding = documents.json_schema(documents.Kind.CONVERT_REPORT)["properties"]["findings"]["items"]
     assert {"ignored", "ignored_by"} <= set(finding["properties"])
+
+
+def test_help_names_both_config_files_and_the_option():
+    result = runner.invoke(app, ["convert", "--help"], env={"COLUMNS": "250", "TERM": "dumb"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "tinysquid.toml (or [tool.tinysquid] in pyproject.toml)" in text  # not eaten as rich markup
+    assert "--ignore" in text and "CODE[:FILE[:LINE]]" in text

@@ -20,7 +20,7 @@ EPILOG = (
     "Writes squid.conf, values.yaml, report.json and report.md (plus htpasswd and a Secret "
     "manifest when BasicAuth is used), post-renderer/ (Helm 3 and 4) and argocd/ into OUT, all at "
     "once or not at all.\n\n"
-    "Reviewed findings: tinysquid.toml (or [tool.tinysquid] in pyproject.toml) in this folder or a "
+    "Reviewed findings: tinysquid.toml (or \\[tool.tinysquid] in pyproject.toml) in this folder or a "
     "parent, `ignore = [\"TS401\", \"TS257:allow.list\"]`, and --ignore CODE[:FILE[:LINE]].\n\n"
     "Exit codes: 0 converted · 1 converted, but --strict and some line is not exact (ignored ones aside) · "
     "2 bad input (the message names file:line:col), --validate failed, or an object would pass "
