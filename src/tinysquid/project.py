@@ -12,6 +12,7 @@ Anything else (bad TOML, an unknown key, a value of the wrong type, a rule that 
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -135,11 +136,9 @@ def _bad(code: str, message: str, span: Span | None) -> InputError:
 
 
 def _shown(path: Path) -> str:
-    """The config's path relative to the current directory when it is below it (as a user would type it)."""
-    try:
-        return str(path.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    """The config's path relative to the current directory (``tinysquid.toml``, ``../pyproject.toml``):
+    what a person would type, and the same on every machine that runs the same checkout."""
+    return os.path.relpath(path, Path.cwd())
 
 
 def _line_of(text: str, needle: str, *, after: int = 1, quoted: bool = False) -> int:
