@@ -106,8 +106,14 @@ def read(path: Path) -> ProjectConfig:
         raise _bad("TS024", f"{key_prefix}ignore must be a list of strings (\"CODE[:FILE[:LINE]]\")",
                    Span(shown, after))
     specs = []
+    # in the file's order: each rule is searched after the one before (tomllib gives no positions)
+    pos = sum(len(line) for line in text.splitlines(keepends=True)[:after - 1])
     for rule in rules:
-        line = _line_of(text, rule, after=after, quoted=True)
+        hits = [i for i in (text.find(f'"{rule}"', pos), text.find(f"'{rule}'", pos)) if i >= 0]
+        line = after
+        if hits:
+            pos = min(hits) + len(rule) + 2
+            line = text.count("\n", 0, min(hits)) + 1
         check_rule(rule, Span(shown, line))
         specs.append(IgnoreSpec(rule, shown, line))
     return ProjectConfig(path, tuple(specs))
@@ -141,15 +147,12 @@ def _shown(path: Path) -> str:
     return os.path.relpath(path, Path.cwd())
 
 
-def _line_of(text: str, needle: str, *, after: int = 1, quoted: bool = False) -> int:
-    """The first line from ``after`` on that starts with ``needle`` (a key or a table header), or
-    with ``quoted``, holds it as a quoted string; ``after`` when there is none. tomllib gives no
-    positions, and a message must still name the line a person would fix."""
+def _line_of(text: str, needle: str, *, after: int = 1) -> int:
+    """The first line from ``after`` on that starts with ``needle`` (a key or a table header);
+    ``after`` when there is none. tomllib gives no positions, and a message must still name the
+    line a person would fix."""
     for number, line in enumerate(text.splitlines()[after - 1:], after):
-        stripped = line.lstrip()
-        if quoted and (f'"{needle}"' in line or f"'{needle}'" in line):
-            return number
-        if not quoted and stripped.startswith((needle, f'"{needle}"')):
+        if line.lstrip().startswith((needle, f'"{needle}"')):
             return number
     return after
 

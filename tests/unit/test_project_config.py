@@ -137,3 +137,11 @@ def test_help_names_both_config_files_and_the_option():
     text = " ".join(result.output.split())
     assert "tinysquid.toml (or [tool.tinysquid] in pyproject.toml)" in text  # not eaten as rich markup
     assert "--ignore" in text and "CODE[:FILE[:LINE]]" in text
+
+
+def test_each_rule_is_located_on_its_own_line(tmp_path):
+    (tmp_path / "tinysquid.toml").write_text('# reviewed 2026-12\nignore = ["TS401",\n  "TS257:a.list",\n'
+                                             '  "TS257:a.list", "TS404",\n]\n')
+    specs = project.read(tmp_path / "tinysquid.toml").ignore
+    assert [(s.rule, s.line) for s in specs] == [("TS401", 2), ("TS257:a.list", 3), ("TS257:a.list", 4),
+                                                ("TS404", 4)]
