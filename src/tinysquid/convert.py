@@ -106,6 +106,7 @@ def emit(loaded: LoadedConfig, options: ConvertOptions | None = None) -> Convert
     check_policy(policy, report)
     check_sites(policy, report)
     settle_line_statuses(report)
+    apply_ignore(report, options)
     result.policy = policy
     result.files["report.json"] = OutputFile(render_report_json(report, path, options))
     result.files["report.md"] = OutputFile(render_report_markdown(report, path).encode("utf-8"))
@@ -141,6 +142,28 @@ def settle_line_statuses(report: Report) -> None:
     ]
 
 
+def apply_ignore(report: Report, options: ConvertOptions) -> int:
+    """Mark the findings ``options.ignore`` accepts (reviewed), warn about rules matching nothing
+    (TS023); returns how many are ignored.
+
+    Raises:
+        InputError: TS025, a rule that is not ``CODE[:FILE[:LINE]]`` with a known non-error code.
+    """
+    from tinysquid.diagnostics import InputError
+    from tinysquid.diagnostics import ignore as ign
+    from tinysquid.diagnostics.model import Span, make
+
+    rules = []
+    for spec in options.ignore:
+        origin = Span(spec.path, spec.line or 1) if spec.path is not None else None
+        try:
+            rules.append(ign.parse_rule(spec.rule, origin))
+        except ValueError as exc:
+            raise InputError(make("TS025", f"ignore rule {exc}", source="config", span=origin,
+                                  subject=None if origin else "--ignore")) from None
+    return ign.apply(report, rules)
+
+
 def render_report_json(report: Report, config_path: Path, options: ConvertOptions) -> bytes:
     """``report.json`` (UTF-8): apiVersion, kind (``ConvertReport``), schema_version, generator,
     input, options, summary, findings."""
@@ -157,7 +180,8 @@ def render_report_json(report: Report, config_path: Path, options: ConvertOption
                  "tighten": options.tighten, "kube_version": options.kube_version,
                  "replicas": options.replicas, "zones": options.zones,
                  "spread": "required" if options.spread_required else "best-effort",
-                 "socks_direct": options.socks_direct},
+                 "socks_direct": options.socks_direct,
+                 "ignore": [spec.rule for spec in options.ignore]},
     )
 
 
@@ -176,6 +200,7 @@ __all__ = [
     "ConvertResult",
     "SquidVersion",
     "TinyproxyVersion",
+    "apply_ignore",
     "convert_file",
     "emit",
     "render_report_json",

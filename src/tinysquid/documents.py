@@ -53,7 +53,8 @@ def header(kind: Kind) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Finding:
-    """One diagnostic record (``Diagnostic.to_record``)."""
+    """One diagnostic record (``Diagnostic.to_record``). ``ignored``: a reviewed-findings rule
+    accepted it (``ignored_by``: that ``rule`` and its ``source``); it does not fail ``--strict``."""
 
     code: str
     severity: str
@@ -61,6 +62,8 @@ class Finding:
     status: str | None = None
     file: str | None = None
     line: int | None = None
+    ignored: bool = False
+    ignored_by: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

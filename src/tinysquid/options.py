@@ -35,6 +35,17 @@ class TinyproxyVersion(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class IgnoreSpec:
+    """One reviewed-findings rule as written: ``rule`` is ``CODE[:FILE[:LINE]]``; ``path``/``line``
+    say where (the project config), both None for ``--ignore``. Checked and applied by
+    ``tinysquid.diagnostics.ignore``; read from the project config by ``tinysquid.project``."""
+
+    rule: str
+    path: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ConvertOptions:
     """Everything that changes what ``convert`` produces.
 
@@ -43,6 +54,7 @@ class ConvertOptions:
     ``tighten``: emit anchored versions of unanchored legacy patterns (marked approximated).
     ``kube_version``: the cluster's Kubernetes ``X.Y`` (picks trafficDistribution), None = unknown.
     ``replicas``/``zones``/``spread_required``: availability as the values and spread constraint say.
+    ``ignore``: reviewed findings, marked ignored in the report and not counted by ``--strict``.
     """
 
     squid_version: SquidVersion = SquidVersion.V6
@@ -56,6 +68,7 @@ class ConvertOptions:
     zones: int = 2
     spread_required: bool = True
     socks_direct: bool = False  # SOCKS upstream routes connect directly instead of failing (TS290)
+    ignore: tuple[IgnoreSpec, ...] = ()
 
 
-__all__ = ["ChartVersion", "ConvertOptions", "SquidVersion", "TinyproxyVersion"]
+__all__ = ["ChartVersion", "ConvertOptions", "IgnoreSpec", "SquidVersion", "TinyproxyVersion"]

@@ -99,7 +99,7 @@ POLICIES: dict[str, ir.Policy] = {
     "auth": replace(BASE, auth=ir.AuthPolicy((ir.BasicAuthUser("alice", ir.Secret("pw1"), S(2)),), realm="My Realm")),
     "headers": replace(BASE, headers=ir.HeaderPolicy(
         via=False, via_name="edge proxy", add=(ir.AddedHeader("X-Env", 'prod "a" 100% {{x}}', S(2)),),
-        allow_only=("User-Agent", "accept"), client_ip_header="X-Tinyproxy", origins=(S(3),)),
+        allow_only=("User-Agent", "accept"), client_ip_header="X-Tinyproxy", allow_only_origins=(S(3),)),
         limits=ir.Limits(45, 20, S(4), S(5))),
     "listen": replace(BASE, listener=ir.Listener(8888, ("127.0.0.1", "::1"), S(1))),
     # squid's lexical/regex rules: every entry must parse as ONE value meaning what it meant
@@ -321,7 +321,7 @@ def test_live_headers(squid_bin: str, tmp_path: Path) -> None:
         via=False, add=(ir.AddedHeader("X-Env", "prod 100%", S(2)),), client_ip_header="X-Tinyproxy"))
     anon = live_policy(port, headers=ir.HeaderPolicy(
         via=True, via_name="edge", add=(ir.AddedHeader("X-Env", "prod", S(2)), ir.AddedHeader("X-Team", "sre", S(3))),
-        allow_only=("User-Agent", "x-team"), origins=(S(4),)))
+        allow_only=("User-Agent", "x-team"), allow_only_origins=(S(4),)))
     sent = {"User-Agent": "probe", "Cookie": "a=b", "X-Forwarded-For": "192.0.2.7"}
     with http_server("origin") as origin:
         text = render.render_squid_conf(decide(plain, Report()), squid_version="5", for_chart=False, report=Report())

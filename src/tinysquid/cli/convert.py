@@ -20,7 +20,9 @@ EPILOG = (
     "Writes squid.conf, values.yaml, report.json and report.md (plus htpasswd and a Secret "
     "manifest when BasicAuth is used), post-renderer/ (Helm 3 and 4) and argocd/ into OUT, all at "
     "once or not at all.\n\n"
-    "Exit codes: 0 converted · 1 converted, but --strict and some line is not exact · "
+    "Reviewed findings: tinysquid.toml (or \\[tool.tinysquid] in pyproject.toml) in this folder or a "
+    "parent, `ignore = [\"TS401\", \"TS257:allow.list\"]`, and --ignore CODE[:FILE[:LINE]].\n\n"
+    "Exit codes: 0 converted · 1 converted, but --strict and some line is not exact (ignored ones aside) · "
     "2 bad input (the message names file:line:col), --validate failed, or an object would pass "
     "Kubernetes' 1 MiB limit."
 )
@@ -61,12 +63,18 @@ def convert(
     spread: Annotated[str, typer.Option(
         "--spread", help="Zone spread: required (DoNotSchedule + minDomains) or best-effort (ScheduleAnyway).")
     ] = "required",
+    ignore: Annotated[list[str] | None, typer.Option(
+        "--ignore", metavar="CODE[:FILE[:LINE]]",
+        help="Accept a reviewed finding (repeatable; adds to tinysquid.toml's `ignore`): it stays in "
+             "report.json marked ignored and no longer fails --strict.", show_default=False)] = None,
 ) -> None:
     """Translate a tinyproxy.conf into squid.conf and Helm values, naming every line not carried over exactly."""
     from tinysquid import convert as core
     from tinysquid.diagnostics import ExitCode, render
 
     with run_command():
+        from tinysquid import project
+
         options = core.ConvertOptions(
             squid_version=_choice(core.SquidVersion, squid_version, "--squid-version"),
             chart_version=_choice(core.ChartVersion, chart_version, "--chart-version"),
@@ -79,6 +87,7 @@ def convert(
             zones=zones,
             spread_required=_spread(spread),
             socks_direct=socks_direct,
+            ignore=project.ignore_specs(ignore),
         )
         _check_out_dir(out, force)
         result = core.convert_file(config, options)

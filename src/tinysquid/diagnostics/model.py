@@ -40,7 +40,9 @@ class Diagnostic:
     """One coded finding, located in a file (``span``) or on a named thing (``subject``).
 
     ``status`` is set on ``convert`` findings only. ``data`` carries machine-readable extras and
-    never holds a secret.
+    never holds a secret. ``ignored_by`` (``rule``, ``source``) is set when a reviewed-findings
+    rule (:mod:`tinysquid.diagnostics.ignore`) accepted the finding: it stays reported, marked,
+    and no longer counts for ``--strict``.
     """
 
     code: str
@@ -54,6 +56,7 @@ class Diagnostic:
     hint: str | None = None
     related: tuple[Span, ...] = ()
     data: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    ignored_by: Mapping[str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -92,6 +95,9 @@ class Diagnostic:
         if self.data:
             rec["data"] = dict(self.data)
         rec["source"] = self.source
+        if self.ignored_by is not None:
+            rec["ignored"] = True
+            rec["ignored_by"] = dict(self.ignored_by)
         return rec
 
 

@@ -41,7 +41,10 @@ def to_document(report: Report, **header: Any) -> dict[str, Any]:
 
 
 def _summary(report: Report) -> dict[str, Any]:
-    return {"total": len(report), "by_status": report.by_status(), "by_severity": report.by_severity()}
+    # by_status/by_severity count every finding (an ignored line is still approximated);
+    # ``ignored`` says how many of them a reviewed-findings rule accepted
+    return {"total": len(report), "by_status": report.by_status(), "by_severity": report.by_severity(),
+            "ignored": report.ignored()}
 
 
 def dump_report_json_lines(report: Report, **header: Any) -> bytes:
@@ -98,13 +101,20 @@ def to_markdown(report: Report, *, title: str = "tinysquid report", include_exac
     lines = [f"# {title}", "", "| status | count |", "| --- | ---: |"]
     for status, count in report.by_status().items():
         lines.append(f"| {status} | {count} |")
+    ignored = report.ignored()
+    if ignored:
+        lines += ["", f"{ignored} finding(s) ignored by reviewed-findings rules (marked below; "
+                  "they do not fail `--strict`)."]
     lines += ["", "| where | code | status | message | consequence | hint |",
               "| --- | --- | --- | --- | --- | --- |"]
     for d in report:
         if not include_exact and d.status is Status.EXACT:
             continue
+        verdict = str(d.status or d.severity)
+        if d.ignored_by is not None:
+            verdict += f" (ignored: {_md_cell(d.ignored_by['rule'])})"
         lines.append(
-            f"| `{d.location()}` | {d.code} {d.name} | {d.status or d.severity} | {_md_cell(d.message)} "
+            f"| `{d.location()}` | {d.code} {d.name} | {verdict} | {_md_cell(d.message)} "
             f"| {_md_cell(d.consequence)} | {_md_cell(d.hint)} |"
         )
     return "\n".join(lines) + "\n"
@@ -124,7 +134,8 @@ def print_summary(report: Report, console: Any, *, title: str = "translation rep
         for status in Status:
             summary.add_row(f"[{_STATUS_STYLE[status]}]{status}[/]", str(counts[str(status)]))
         console.print(summary)
-    rows = [d for d in report if show_exact or d.status is not Status.EXACT]
+    # ignored findings were reviewed: counted below, listed in report.json/report.md only
+    rows = [d for d in report if (show_exact or d.status is not Status.EXACT) and d.ignored_by is None]
     # One finding per block, linter style: the location stays whole and copy-pasteable at any
     # terminal width, which a table column cannot promise. A code repeated on many lines (one per
     # filter entry) is shown PER_CODE times, then counted: every line is in report.json/report.md.
@@ -147,6 +158,10 @@ def print_summary(report: Report, console: Any, *, title: str = "translation rep
         if n > PER_CODE:
             console.print(f"[dim]… and {n - PER_CODE} more {code} findings (all of them are in report.md and "
                           "report.json)[/]")
+    ignored = report.ignored()
+    if ignored:
+        console.print(f"[dim]{ignored} finding{'s' if ignored != 1 else ''} ignored by reviewed-findings "
+                      "rules (marked in report.json and report.md; not counted by --strict)[/]")
 
 
 PER_CODE = 20

@@ -86,6 +86,10 @@ class Report:
         return sorted((d for d in self.diagnostics if d.status is not None and d.status is not Status.EXACT),
                       key=_sort_key)
 
+    def ignored(self) -> int:
+        """How many findings a reviewed-findings rule marked as ignored."""
+        return sum(d.ignored_by is not None for d in self.diagnostics)
+
     def to_records(self) -> list[dict[str, Any]]:
         """Every finding as a JSON-ready dict, sorted by file, line, column, code."""
         return list(self.iter_records())
@@ -98,10 +102,11 @@ class Report:
     def exit_code(self, *, strict: bool = False) -> ExitCode:
         """BAD_INPUT if any error; under ``strict`` FINDINGS if any non-exact status; else OK.
 
-        ``hardening`` findings are deliberate narrowing chosen by the tool and do not fail --strict.
+        ``hardening`` findings are deliberate narrowing chosen by the tool and do not fail --strict;
+        nor do ignored ones (reviewed, see :mod:`tinysquid.diagnostics.ignore`).
         """
         if self.errors():
             return ExitCode.BAD_INPUT
-        if strict and any(d.status is not Status.HARDENING for d in self.not_exact()):
+        if strict and any(d.status is not Status.HARDENING and d.ignored_by is None for d in self.not_exact()):
             return ExitCode.FINDINGS
         return ExitCode.OK

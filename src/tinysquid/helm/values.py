@@ -94,9 +94,11 @@ def render_values(policy: ir.Policy, chart_squid_conf: str, *, chart_version: st
         report.add(make("TS275", f"the Service listens on {port} and forwards to squid on {tport}",
                         source="convert", span=policy.listener.origin,
                         consequence="clients keep using port " + str(port)))
-    if policy.listener.addresses:
-        report.add(make("TS274", f"Listen {', '.join(policy.listener.addresses)} is not carried into the chart: "
-                        "the pod listens on every address", source="convert", span=policy.listener.origin))
+    listener = policy.listener
+    for i, addr in enumerate(listener.addresses):  # one finding on each Listen line, not on Port's
+        where = listener.address_origins[i] if i < len(listener.address_origins) else listener.origin
+        report.add(make("TS274", f"Listen {addr} is not carried into the chart: the pod listens on every address",
+                        source="convert", span=where))
     service: dict[str, Any] = {"type": "ClusterIP", "port": port, "targetPort": tport}
     distribution = traffic_distribution(kube_version)
     shown = "not given" if kube_version is None else f"{kube_version[0]}.{kube_version[1]}"

@@ -68,10 +68,14 @@ def facts_from_policy(policy: Any) -> ProxyFacts:
 def load_config(path: Path, inputs: Inputs) -> None:
     """Load ``path`` and print it in memory (nothing is written); record its facts, its non-exact findings and its hash.
 
+    The project config's reviewed findings (``tinysquid.toml``, as ``convert`` reads it from the
+    current folder up) are marked ignored, as they are in the report.json convert writes.
+
     Raises:
-        InputError: the config is something tinyproxy would refuse (from the front end).
+        InputError: the config is something tinyproxy would refuse (from the front end), or the
+            project config is invalid (TS024/TS025).
     """
-    from tinysquid import convert, tinyproxy
+    from tinysquid import convert, project, tinyproxy
     from tinysquid.plan.inputs import InputFile, read_bytes, sha256
 
     data = read_bytes(path, "tinyproxy config")
@@ -79,7 +83,7 @@ def load_config(path: Path, inputs: Inputs) -> None:
     inputs.config_path = str(path)
     loaded = tinyproxy.load(Path(path))
     inputs.proxy = facts_from_policy(loaded.policy)
-    result = convert.emit(loaded)
+    result = convert.emit(loaded, convert.ConvertOptions(ignore=project.load().ignore))
     inputs.convert_findings = [d.to_record() for d in result.report.not_exact()]
     inputs.convert_source = f"convert of {path}"
 

@@ -61,11 +61,16 @@ class Secret:
 
 @dataclass(frozen=True, slots=True)
 class Listener:
-    """Where clients connect. ``addresses`` empty means every address (IPv4 and IPv6)."""
+    """Where clients connect. ``addresses`` empty means every address (IPv4 and IPv6).
+
+    ``origin`` is the Port line; ``address_origins[i]`` the Listen line of ``addresses[i]`` (a
+    finding about one address belongs on its own line, not on Port's).
+    """
 
     port: int
     addresses: tuple[str, ...] = ()
     origin: Span | None = None
+    address_origins: tuple[Span, ...] = ()
 
 
 # --------------------------------------------------------------------------- clients
@@ -205,12 +210,14 @@ class DestPattern:
 class DestPolicy:
     """Destination filtering: a request whose subject matches ANY pattern gets the opposite of
     ``default``; otherwise ``default``. (Allowlist: default DENY; blocklist: default ALLOW.)
-    No patterns at all: ``default`` for everything."""
+    No patterns at all: ``default`` for everything. ``origin`` is the Filter line,
+    ``subject_origin`` the FilterURLs line that made the subject the URL (None for hosts)."""
 
     subject: MatchSubject
     default: Action
     patterns: tuple[DestPattern, ...] = ()
     origin: Span | None = None
+    subject_origin: Span | None = None
 
 
 # --------------------------------------------------------------------------- upstream
@@ -313,6 +320,8 @@ class HeaderPolicy:
     forwarded request (None = none). ``forwarded_for``: what happens to X-Forwarded-For —
     "passthrough" (the client's own header is forwarded untouched, none is added) is the only
     value a front end sets today; a back end reports any value it cannot print.
+    ``allow_only_origins``: the Anonymous lines that make ``allow_only`` (a finding about the list
+    belongs on them, not on another header directive).
     """
 
     via: bool = True
@@ -321,7 +330,7 @@ class HeaderPolicy:
     allow_only: tuple[str, ...] | None = None
     client_ip_header: str | None = None
     forwarded_for: str = "passthrough"
-    origins: tuple[Span, ...] = ()
+    allow_only_origins: tuple[Span, ...] = ()
 
 
 # --------------------------------------------------------------------------- limits & hardening

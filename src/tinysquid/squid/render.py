@@ -106,7 +106,7 @@ def _render(policy: ir.Policy, squid_version: str, report: Report) -> _Conf:
     if squid_version == "7" and dest is not None and dest.subject is ir.MatchSubject.URL:
         report.add(make("TS279", "squid 7 leaves a URL with any invalid %-sequence undecoded and ends it at %00: "
                         "the FilterURLs checks were made for the decoding of squid 5/6", source=SOURCE,
-                        span=dest.origin))
+                        span=dest.subject_origin or dest.origin))  # on the FilterURLs line it names
     return conf
 
 
@@ -214,9 +214,10 @@ def _headers(conf: _Conf, headers: ir.HeaderPolicy, report: Report) -> None:
         for h in sorted(keep.values(), key=str.lower):
             conf.add(f"request_header_access {_header_name(h)} allow all")
         conf.add("request_header_access All deny all")
-        origin = headers.origins[0] if headers.origins else None
-        report.add(make("TS271", "Anonymous header allow list translated to request_header_access",
-                        source=SOURCE, span=origin))
+        # every Anonymous line is part of the list squid approximates: each gets the finding
+        for origin in headers.allow_only_origins or (None,):
+            report.add(make("TS271", "Anonymous header allow list translated to request_header_access",
+                            source=SOURCE, span=origin))
 
 
 HEADER_SECRET_MANIFEST = "squid-header-secret.yaml"

@@ -51,6 +51,7 @@ class _Lowering:
     config_path: Path
     root: Path | None
     listen: list[str] = field(default_factory=list)
+    listen_origins: list[Span] = field(default_factory=list)
     client_rules: list[ir.ClientRule] = field(default_factory=list)
     any_acl: bool = False
     connect_ports: set[int] = field(default_factory=set)
@@ -58,7 +59,7 @@ class _Lowering:
     any_connect: bool = False
     add_headers: list[ir.AddedHeader] = field(default_factory=list)
     anonymous: list[str] = field(default_factory=list)
-    header_origins: list[Span] = field(default_factory=list)
+    anonymous_origins: list[Span] = field(default_factory=list)
     users: list[ir.BasicAuthUser] = field(default_factory=list)
     upstream_scoped: list[ir.UpstreamRoute] = field(default_factory=list)
     upstream_default: ir.UpstreamRoute | None = None
@@ -128,7 +129,7 @@ def _policy(lw: _Lowering, config: Config, port_stmt: Stmt, port: int) -> ir.Pol
         add=tuple(lw.add_headers),
         allow_only=_header_names([*lw.anonymous, *ANONYMOUS_IMPLICIT]) if lw.anonymous else None,
         client_ip_header="X-Tinyproxy" if "XTinyproxy" in last and last["XTinyproxy"].args[0] else None,
-        origins=tuple(lw.header_origins),
+        allow_only_origins=tuple(lw.anonymous_origins),
     )
     timeout = (last["Timeout"].args[0] & U32) if "Timeout" in last else 600
     limits = ir.Limits(
@@ -141,7 +142,8 @@ def _policy(lw: _Lowering, config: Config, port_stmt: Stmt, port: int) -> ir.Pol
     if lw.upstream_default is not None:
         routes.append(lw.upstream_default)
     return ir.Policy(
-        listener=ir.Listener(port=port, addresses=tuple(lw.listen), origin=port_stmt.span),
+        listener=ir.Listener(port=port, addresses=tuple(lw.listen), origin=port_stmt.span,
+                             address_origins=tuple(lw.listen_origins)),
         clients=ir.ClientPolicy(tuple(lw.client_rules), ir.Action.DENY if lw.any_acl else ir.Action.ALLOW),
         connect=ir.ConnectPolicy(frozenset(lw.connect_ports) if lw.any_connect else None,
                                  tuple(lw.connect_origins)),
@@ -168,6 +170,7 @@ def _lower_listen(lw: _Lowering, s: Stmt) -> None:
     if parse_address(addr) is None or (":" not in addr and inet_aton(addr) is None):
         raise fail("TS101", f"Listen {addr!r} is not an address tinyproxy can listen on", s.arg_span())
     lw.listen.append(addr)
+    lw.listen_origins.append(s.span)
     lw.st.exact(f"Listen {addr}", s.span)
 
 
@@ -256,13 +259,11 @@ def _lower_max_clients(lw: _Lowering, s: Stmt) -> None:
 @_lowers("ViaProxyName")
 def _lower_via_proxy_name(lw: _Lowering, s: Stmt) -> None:
     lw.st.exact(f"ViaProxyName {s.args[0]!r}", s.span)
-    lw.header_origins.append(s.span)
 
 
 @_lowers("DisableViaHeader", "XTinyproxy")
 def _lower_header_switch(lw: _Lowering, s: Stmt) -> None:
     lw.st.exact(f"{s.name} {'yes' if s.args[0] else 'no'}", s.span)
-    lw.header_origins.append(s.span)
 
 
 @_lowers("AddHeader")
@@ -275,7 +276,7 @@ def _lower_add_header(lw: _Lowering, s: Stmt) -> None:
 @_lowers("Anonymous")
 def _lower_anonymous(lw: _Lowering, s: Stmt) -> None:
     lw.anonymous.append(s.args[0])
-    lw.header_origins.append(s.span)
+    lw.anonymous_origins.append(s.span)
     lw.st.exact(f"Anonymous {s.args[0]!r}: header allowed through", s.span)
 
 
@@ -426,7 +427,7 @@ def _filter_policy(st: LineFindings, filt: Stmt | None, values: dict[str, bool],
     named = filt.args[0]
     found = flt.find_filter(named, config_path, root)
     if found is None:
-        return _missing_filter(st, filt, values, config_path, root)
+        return _missing_filter(st, filt, values, lines, config_path, root)
     try:
         data = found.read_bytes()
     except OSError as exc:
@@ -436,11 +437,12 @@ def _filter_policy(st: LineFindings, filt: Stmt | None, values: dict[str, bool],
     patterns = _patterns(st, data, named, values)
     default = ir.Action.DENY if values["dd"] else ir.Action.ALLOW
     subject = ir.MatchSubject.URL if values["url"] else ir.MatchSubject.HOST
-    return ir.DestPolicy(subject=subject, default=default, patterns=patterns, origin=filt.span)
+    return ir.DestPolicy(subject=subject, default=default, patterns=patterns, origin=filt.span,
+                         subject_origin=lines["url"].span if values["url"] and "url" in lines else None)
 
 
-def _missing_filter(st: LineFindings, filt: Stmt, values: dict[str, bool], config_path: Path,
-                    root: Path | None) -> ir.DestPolicy:
+def _missing_filter(st: LineFindings, filt: Stmt, values: dict[str, bool], lines: dict[str, Stmt],
+                    config_path: Path, root: Path | None) -> ir.DestPolicy:
     g, named = st.g, filt.args[0]
     tried = ", ".join(str(p) if not Path(p).is_absolute() or str(p) == named else "…/" + Path(p).name
                       for p in flt.candidate_paths(named, config_path, root))
@@ -454,7 +456,8 @@ def _missing_filter(st: LineFindings, filt: Stmt, values: dict[str, bool], confi
     st.status("TS128", f"filter file {named!r} not found: tinyproxy {g.version} runs with no filter rules",
               filt.span, consequence=f"{effect}, in tinyproxy and in the conversion")
     return ir.DestPolicy(subject=ir.MatchSubject.URL if values["url"] else ir.MatchSubject.HOST,
-                         default=default, patterns=(), origin=filt.span)
+                         default=default, patterns=(), origin=filt.span,
+                         subject_origin=lines["url"].span if values["url"] and "url" in lines else None)
 
 
 def _patterns(st: LineFindings, data: bytes, named: str, values: dict[str, bool]) -> tuple[ir.DestPattern, ...]:

@@ -174,3 +174,26 @@ def test_convert_report_beside_values_lists_non_exact_lines(tmp_path):
     assert str(c.status) == "fail" and not c.blocking
     assert "filter:7: approximated TS204 BRE pattern" in c.evidence
     assert not any("TS200" in e for e in c.evidence)
+
+
+def test_convert_check_passes_when_every_open_finding_was_reviewed(tmp_path):
+    """A report.json whose non-exact findings were all accepted (``ignored``, issue 14 item 3)
+    passes the convert check; the reviewed lines stay in the evidence, marked."""
+    import json
+    import shutil
+
+    shutil.copy(VALUES, tmp_path / "values.yaml")
+    findings = [
+        {"code": "TS204", "severity": "warning", "status": "approximated", "file": "filter", "line": 7,
+         "message": "BRE pattern", "ignored": True, "ignored_by": {"rule": "TS204", "source": "tinysquid.toml:2"}},
+        {"code": "TS301", "severity": "info", "status": "hardening", "subject": "metadata",
+         "message": "deny 169.254.0.0/16"}]
+    doc = {"apiVersion": "tinysquid/v1", "kind": "ConvertReport", "generated_by": "tinysquid test",
+           "input": "tinyproxy.conf", "options": {}, "summary": {}, "findings": findings}
+    (tmp_path / "report.json").write_text(json.dumps(doc))
+    c = _check(_plan(values=tmp_path / "values.yaml"), "convert")
+    assert str(c.status) == "pass"
+    assert "filter:7: approximated (ignored: reviewed) TS204 BRE pattern" in c.evidence
+    findings[0]["ignored"] = False
+    (tmp_path / "report.json").write_text(json.dumps(doc))
+    assert str(_check(_plan(values=tmp_path / "values.yaml"), "convert").status) == "fail"

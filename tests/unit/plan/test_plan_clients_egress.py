@@ -306,3 +306,21 @@ def test_eips_moved_to_the_nat_gateway_mean_no_egress_change(tmp_path):
     assert "eipalloc-0000000000000c003" in released  # the idle one still goes
     assert "eipalloc-0000000000000a001" not in released and "eipalloc-0000000000000b002" not in released
     assert any("keep 54.216.10.11" in n for n in release.notes)
+
+
+def test_config_through_the_front_end_honours_the_project_configs_reviewed_findings(tmp_path, monkeypatch):
+    """plan-cutover --config marks what tinysquid.toml accepts, as convert's report.json does."""
+    (tmp_path / "tinyproxy.conf").write_text('Port 8888\nListen 127.0.0.1\nFilter "allow.list"\n'
+                                             "FilterDefaultDeny Yes\nFilterExtended On\n")
+    (tmp_path / "allow.list").write_text("^api\\.example\\.org$\n")
+    monkeypatch.chdir(tmp_path)
+
+    def convert_check():
+        plan = build_plan(PlanOptions(config=tmp_path / "tinyproxy.conf", inventory=INVENTORY))
+        return next(c for c in plan.checks if c.id == "convert")
+
+    assert str(convert_check().status) == "fail"
+    (tmp_path / "tinysquid.toml").write_text('ignore = ["TS274:tinyproxy.conf:2", "TS293:allow.list"]\n')
+    check = convert_check()
+    assert str(check.status) == "pass", check.evidence
+    assert any("(ignored: reviewed) TS274" in e for e in check.evidence)

@@ -360,7 +360,7 @@ def test_headers() -> None:
 
 def test_anonymous_allow_list() -> None:
     policy = replace(BASE, headers=ir.HeaderPolicy(
-        add=(ir.AddedHeader("X-Dropped", "1", S(2)),), allow_only=("user-agent",), origins=(S(3),)))
+        add=(ir.AddedHeader("X-Dropped", "1", S(2)),), allow_only=("user-agent",), allow_only_origins=(S(3),)))
     lines, report = conf_of(policy)
     assert directives(lines, "request_header_access") == [
         "request_header_access Content-Length allow all",

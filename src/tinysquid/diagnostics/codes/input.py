@@ -4,6 +4,7 @@ from tinysquid.diagnostics.codes._info import CodeInfo
 from tinysquid.diagnostics.enums import Severity
 
 E = Severity.ERROR
+W = Severity.WARNING
 
 CODES = (
     CodeInfo("TS001", "file-not-found", E, "An input file does not exist or cannot be read.",
@@ -32,4 +33,19 @@ CODES = (
              "Regenerate it with the tinysquid command that writes it; `tinysquid schema KIND` prints its schema."),
     CodeInfo("TS007", "os-error", E, "The operating system refused a path given on the command line.",
              "The command cannot run as asked; nothing was written.", "Check the path named in the message."),
+    CodeInfo("TS023", "ignore-rule-unused", W,
+             "An ignore rule (--ignore or the project config's `ignore`) matched no finding of this run.",
+             "The finding it was written for is gone or moved to another line; a stale rule could hide a "
+             "new finding later.",
+             "Delete the rule, or point it at the finding's current code, file and line."),
+    CodeInfo("TS024", "project-config-invalid", E,
+             "tinysquid.toml or pyproject.toml's [tool.tinysquid] is not valid TOML, has an unknown key, or a "
+             "value of the wrong type.",
+             "The reviewed findings it lists cannot be trusted, so nothing runs.",
+             "Fix the file at the line named; the keys are listed in the README (Reviewed findings)."),
+    CodeInfo("TS025", "ignore-rule-invalid", E,
+             "An ignore rule is not CODE[:FILE[:LINE]] with a known, non-error code.",
+             "A misspelt rule would silently ignore nothing (or the wrong thing); an error cannot be "
+             "accepted by review because the output would be wrong.",
+             "Write e.g. TS401, TS257:allow.list or TS274:tinyproxy.conf:4; `docs/codes.md` lists the codes."),
 )
