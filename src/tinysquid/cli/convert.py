@@ -65,7 +65,8 @@ def convert(
                                                 "`-` writes the one document --only names to stdout.",
                                                 show_default=False, metavar="DIR")] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="The report on stdout: table (a summary on "
-                                        "stderr, nothing on stdout), json or yaml.", metavar="table|json|yaml")
+                                        "stderr, nothing on stdout), json or yaml.", metavar="table|json|yaml",
+                                        autocompletion=lambda: [f.value for f in ReportFormat])
                       ] = "table",
     only: Annotated[Only | None, typer.Option("--only", help="Write only this document (values.yaml, squid.conf, "
                                               "report.json or expect.json).", show_default=False)] = None,
