@@ -228,3 +228,19 @@ def test_kubeconfig_paths_merge_as_kubectl_merges_them(tmp_path: Path, monkeypat
     with pytest.raises(InputError) as err:
         merged_kubeconfig()
     assert err.value.diagnostic.code == "TS004"
+
+
+def test_readme_helm_install_is_pinned_to_plan_cutovers_namespace() -> None:
+    from tinysquid.helm.values import CHART_RELEASES
+    from tinysquid.plan.build import PlanOptions
+
+    readme = (REPO / "README.md").read_text()
+    lines = re.findall(r"helm install squid oci://ghcr.io/younsl/charts/squid (.*)", readme)
+    assert lines, "the README shows no helm install line"
+    for rest in lines:
+        m = re.search(r"--version (\S+) -n (\S+) --create-namespace", rest)
+        assert m, rest
+        assert m.group(1) in CHART_RELEASES.values() and m.group(2) == PlanOptions().namespace
+    ns = next(p for p in typer.main.get_command(app).commands["plan-cutover"].params  # type: ignore[attr-defined]
+              if p.name == "namespace")
+    assert ns.default == PlanOptions().namespace
