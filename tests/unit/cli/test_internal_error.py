@@ -57,9 +57,10 @@ def test_debug_shows_the_traceback(tmp_path: Path, where: str) -> None:
 def test_documented_exit_codes_are_untouched(tmp_path: Path) -> None:
     """Bad input stays exit 2 (not 70): only unexpected exceptions are internal errors."""
     proc = subprocess.run([sys.executable, "-m", "tinysquid", "convert", str(tmp_path / "missing.conf"),
-                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=60,
+                           "--out-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=60,
                           check=False)
     assert proc.returncode == 2, proc.stderr
+    assert "TS001" in proc.stderr  # the missing file, not a usage error
     assert "Traceback" not in proc.stderr
 
 
