@@ -97,7 +97,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tinysquid-bench-") as tmp:
         work = Path(tmp)
         conf = make_input(work, args.entries, args.style)
-        convert_cmd = [tinysquid, "convert", str(conf), "-o", str(work / "out"), "--force"]
+        convert_cmd = [tinysquid, "convert", str(conf), "--out-dir", str(work / "out"), "--force"]
         conv_times, parse_times = [], []
         for _ in range(args.repeat):
             t, _, proc = timed(convert_cmd)

@@ -2,7 +2,7 @@
 
     .venv/bin/python examples/make_cutover_example.py
 
-1. ``tinysquid convert examples/egress-allowlist/tinyproxy.conf -o examples/egress-allowlist/converted``
+1. ``tinysquid convert examples/egress-allowlist/tinyproxy.conf --out-dir examples/egress-allowlist/converted``
    (squid 5, the version the live check runs; a test keeps this output current);
 2. starts the real tinyproxy with that config and the real squid with the converted squid.conf on
    127.0.0.1 (the test harness: private hosts file mapping every probed name to 127.0.0.1, the

@@ -13,15 +13,74 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 
 
+def _shared_dir() -> Path:
+    """The data kept beside the checkout, not in it: ``../shared`` (``TINYSQUID_SHARED`` elsewhere)."""
+    env = os.environ.get("TINYSQUID_SHARED")
+    return Path(env) if env else REPO.parent / "shared"
+
+
 def _corpus_dir() -> Path:
     env = os.environ.get("TINYSQUID_CORPUS")
     if env:
         return Path(env)
-    return REPO.parent / "shared" / "corpus" / "tinyproxy"
+    return _shared_dir() / "corpus" / "tinyproxy"
 
 
+SHARED = _shared_dir()
 CORPUS = _corpus_dir()
+CHART_RENDERS = SHARED / "chart"  # the chart's real `helm template` output (rendered-*.yaml)
 REQUIRE_PROXIES = os.environ.get("TINYSQUID_REQUIRE_PROXIES") == "1"
+IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
+
+
+def require_shared(path: Path, what: str, how: str) -> Path:
+    """``path`` (shared data the test needs, outside the checkout); without it the test skips with the
+    reason, or FAILS under TINYSQUID_REQUIRE_PROXIES=1 or CI=true, where a missing corpus must not
+    turn into a green run that tested nothing."""
+    if path.exists():
+        return path
+    why = f"{what} not found at {path} ({how})"
+    if REQUIRE_PROXIES or IN_CI:
+        pytest.fail(f"{why}, and TINYSQUID_REQUIRE_PROXIES=1 or CI=true require it")
+    pytest.skip(why)
+    raise AssertionError("unreachable")
+
+
+def require_corpus() -> Path:
+    """The shared corpus of real-world tinyproxy.conf files (its manifest.json)."""
+    return require_shared(CORPUS / "manifest.json", "the shared tinyproxy corpus",
+                          "set TINYSQUID_CORPUS to its corpus/tinyproxy folder, or put it at ../shared")
+
+
+def require_chart_renders() -> Path:
+    """The chart's rendered output the post-renderer tests run on."""
+    return require_shared(CHART_RENDERS / "rendered-0.9.0-squid.yaml", "the chart's rendered output",
+                          "set TINYSQUID_SHARED to the folder holding chart/rendered-*.yaml, or put it at ../shared")
+
+
+def corpus_params(entries: list[dict]) -> list[object]:
+    """Parameters over corpus entries; without the corpus one ``corpus-missing`` case that skips (or
+    fails under CI) with the reason, instead of pytest's anonymous empty-parameter-set skip."""
+    if entries:
+        return [pytest.param(e, id=e["file"]) for e in entries]
+    return [pytest.param(None, id="corpus-missing", marks=pytest.mark.corpus)]
+
+
+def chart_render_params() -> list[object]:
+    """Parameters over the chart's rendered-*.yaml; without them one marked ``renders-missing`` case."""
+    renders = sorted(CHART_RENDERS.glob("rendered-*.yaml"))
+    if renders:
+        return [pytest.param(p, id=p.stem) for p in renders]
+    return [pytest.param(None, id="renders-missing", marks=pytest.mark.chart_renders)]
+
+
+@pytest.fixture(autouse=True)
+def _shared_data(request: pytest.FixtureRequest) -> None:
+    """``@pytest.mark.corpus`` / ``@pytest.mark.chart_renders``: the shared data must be there."""
+    if request.node.get_closest_marker("corpus") is not None:
+        require_corpus()
+    if request.node.get_closest_marker("chart_renders") is not None:
+        require_chart_renders()
 
 
 def require_binary(name: str) -> str:

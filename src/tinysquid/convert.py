@@ -95,7 +95,7 @@ def emit(loaded: LoadedConfig, options: ConvertOptions | None = None) -> Convert
     # 100,000-entry allowlist. Each str is dropped as soon as its bytes exist.
     result.files["squid.conf"] = OutputFile(squid_conf.encode("utf-8"))
     del squid_conf
-    result.files["values.yaml"] = OutputFile(helm_values.dump_values(values).encode("utf-8"))
+    result.files["values.yaml"] = OutputFile(helm_values.dump_values(values, str(options.chart_version)).encode("utf-8"))
     result.files.update(deploy.deploy_files(deploy_settings, result.files["values.yaml"].data, report))
     # The chart's copy of squid.conf now lives inside values.yaml; drop it before the reports.
     del chart_conf, values

@@ -18,7 +18,7 @@ import pytest
 
 from tests._squid_runtime import SquidRuntime
 from tests.conformance._corpus import FILTER_LINE, MANIFEST, lay_out
-from tests.conftest import EXAMPLES, REQUIRE_PROXIES, by_squid_series, require_binary
+from tests.conftest import EXAMPLES, by_squid_series, corpus_params, require_binary
 from tinysquid.convert import ConvertOptions, SquidVersion, TinyproxyVersion, convert_file
 from tinysquid.diagnostics import InputError, Status
 from tinysquid.squid.check import squid_parse
@@ -31,9 +31,7 @@ def target_for(runtime: SquidRuntime) -> SquidVersion:
 
 def _entries():
     if not MANIFEST.exists():
-        if REQUIRE_PROXIES:
-            raise RuntimeError(f"corpus manifest missing at {MANIFEST}")
-        return []
+        return []  # each test below skips (or fails under CI) naming where the corpus should be
     return [e for e in json.loads(MANIFEST.read_text()) if e["kind"] == "config"]
 
 
@@ -79,7 +77,7 @@ def _real_tinyproxy_refuses(conf: Path, root: Path) -> bool:
 
 
 @by_squid_series
-@pytest.mark.parametrize("entry", ACCEPTED, ids=[e["file"] for e in ACCEPTED])
+@pytest.mark.parametrize("entry", corpus_params(ACCEPTED))
 def test_accepted_config_converts_and_squid_parses_it(entry, squid_runtime: SquidRuntime, tmp_path):
     conf, root, _ = lay_out(entry, tmp_path)
     version = target_for(squid_runtime)
@@ -100,7 +98,7 @@ def test_accepted_config_converts_and_squid_parses_it(entry, squid_runtime: Squi
     assert not result.report.errors()
 
 
-@pytest.mark.parametrize("entry", REFUSED, ids=[e["file"] for e in REFUSED])
+@pytest.mark.parametrize("entry", corpus_params(REFUSED))
 def test_refused_config_is_a_clean_error_naming_the_line(entry, tmp_path):
     conf, root, _ = lay_out(entry, tmp_path)
     with pytest.raises(InputError) as info:
@@ -112,7 +110,7 @@ def test_refused_config_is_a_clean_error_naming_the_line(entry, tmp_path):
         assert diag.span.line == int(expected.group(1)), diag.human()
 
 
-@pytest.mark.parametrize("entry", REFUSED, ids=[e["file"] for e in REFUSED])
+@pytest.mark.parametrize("entry", corpus_params(REFUSED))
 @by_squid_series
 def test_refused_config_under_1_8_converts_or_errors_cleanly(entry, squid_runtime: SquidRuntime, tmp_path):
     """Where 1.8's grammar accepted the file (CRLF, `no upstream`), it converts; else a clean error."""
@@ -145,16 +143,14 @@ def test_bundled_example_parses(squid_runtime: SquidRuntime, tmp_path, monkeypat
         assert outcome.ok, f"squid -k parse ({squid_runtime.label}) {conf.name}: {outcome.problems}"
 
 
+@pytest.mark.corpus
 def test_corpus_is_present_in_ci():
-    if not ENTRIES:
-        pytest.skip("shared corpus not present")
     assert len(ACCEPTED) >= 45 and len(REFUSED) >= 8
 
 
+@pytest.mark.corpus
 def test_every_accepted_config_reports_every_directive_line(tmp_path):
     """The report names every directive line of the input: no silent line."""
-    if not ACCEPTED:
-        pytest.skip("shared corpus not present")
     for entry in ACCEPTED:
         conf, root, _ = lay_out(entry, tmp_path / entry["file"])
         try:

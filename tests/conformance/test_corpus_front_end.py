@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conformance._corpus import FILTER_LINE, MANIFEST, lay_out
-from tests.conftest import REQUIRE_PROXIES
+from tests.conftest import corpus_params
 from tinysquid.diagnostics import InputError, Report
 from tinysquid.tinyproxy import read_policy
 
@@ -27,9 +27,7 @@ TEMPLATE_SUFFIXES = (".j2", ".erb", ".template", ".in")
 
 def _entries() -> list[dict]:
     if not MANIFEST.exists():
-        if REQUIRE_PROXIES:
-            raise RuntimeError(f"corpus manifest missing at {MANIFEST}")
-        return []
+        return []  # each test below skips (or fails under CI) naming where the corpus should be
     out = []
     for e in json.loads(MANIFEST.read_text()):
         if e["file"].split("@")[0].endswith(TEMPLATE_SUFFIXES):
@@ -52,7 +50,7 @@ def _directive_lines(conf: Path) -> set[int]:
             if line.strip() and not line.startswith(b"#")}
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=[e["file"] for e in ENTRIES])
+@pytest.mark.parametrize("entry", corpus_params(ENTRIES))
 def test_corpus_config(entry, tmp_path):
     conf, root, has_filter = lay_out(entry, tmp_path)
     outcome = entry["tinyproxy_1_11_1"]
@@ -105,7 +103,6 @@ def _converts_on_an_older_version(conf: Path, root: Path) -> None:
     raise AssertionError(errors)
 
 
+@pytest.mark.corpus
 def test_corpus_is_present():
-    if not ENTRIES and not REQUIRE_PROXIES:
-        pytest.skip("shared corpus not available")
     assert len(ENTRIES) >= 50

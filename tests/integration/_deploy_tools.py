@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO, REQUIRE_PROXIES
+from tests.conftest import CHART_RENDERS, REQUIRE_PROXIES
 
-SHARED_CHART = REPO.parent / "shared" / "chart"
+SHARED_CHART = CHART_RENDERS
 BUNDLES = {"3": "v31-2.0.0", "4": "v35-2.2.2"}
 KUBECTL = {"3": "1.31", "4": "1.35"}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import CORPUS, EXAMPLES
+from tests.conftest import EXAMPLES, require_corpus
 from tests.integration import _deploy_tools as tools
 from tinysquid import convert as core
 from tinysquid.helm import size
@@ -52,8 +52,7 @@ def _convert(name: str, chart_line: str, tmp: Path) -> tuple[Path, bool]:
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tuple[Path, bool]]:
-    if not CORPUS.exists():
-        pytest.skip(f"corpus not found at {CORPUS} (set TINYSQUID_CORPUS)")
+    require_corpus()
     done = {}
     for name in CONFIGS:
         for line in set(CHARTS.values()):

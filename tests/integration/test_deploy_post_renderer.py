@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import chart_render_params
 from tests.integration import _deploy_tools as tools
 from tinysquid import deploy
 
@@ -38,7 +39,7 @@ def _out(tmp: Path) -> Path:
 
 
 @pytest.mark.parametrize("helm_major", ["3", "4"])
-@pytest.mark.parametrize("render", sorted(tools.SHARED_CHART.glob("rendered-*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("render", chart_render_params())
 def test_helm_runs_the_post_renderer(helm_major: str, render: Path, tmp_path: Path) -> None:
     b = tools.bundle(helm_major)
     release = render.stem.rsplit("-", 1)[1]
@@ -58,6 +59,7 @@ def _empty(tmp: Path) -> Path:
     return path
 
 
+@pytest.mark.chart_renders
 def test_helm4_refuses_an_executable_post_renderer(tmp_path: Path) -> None:
     """Why the directory is also a plugin: Helm 4 takes only a plugin name for --post-renderer."""
     b = tools.bundle("4")
@@ -68,6 +70,7 @@ def test_helm4_refuses_an_executable_post_renderer(tmp_path: Path) -> None:
     assert done.returncode != 0 and "not found" in done.stderr and "postrenderer/v1" in done.stderr
 
 
+@pytest.mark.chart_renders
 def test_a_failing_post_renderer_fails_the_render(tmp_path: Path) -> None:
     """No Deployment labelled squid: Helm reports the script's error instead of installing unpatched."""
     b = tools.bundle("3")

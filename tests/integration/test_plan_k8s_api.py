@@ -11,6 +11,7 @@ the command only ever reads (GET).
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -222,3 +223,33 @@ def test_unreachable_api_server_gives_gaps_quickly(tmp_path):
     assert time.monotonic() - start < 10
     assert len(plan.gaps) == 12 and len({g.message.split(": ", 1)[1] for g in plan.gaps}) == 1
     assert plan.blocking == []
+
+
+def test_kubeconfig_paths_are_merged_as_kubectl_merges_them(api_server, kubeconfig, tmp_path, monkeypatch):
+    """KUBECONFIG=missing:users:clusters: the missing file is skipped, the user comes from the first
+    file naming it (its token is the one the API server accepts, the second file's is wrong)."""
+    from typer.testing import CliRunner
+
+    from tinysquid.cli import app
+
+    cfg = yaml.safe_load(kubeconfig.read_text())
+    users = tmp_path / "users.yaml"
+    users.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "users": cfg["users"]}))
+    clusters = tmp_path / "clusters.yaml"
+    clusters.write_text(yaml.safe_dump({**cfg, "users": [{"name": "plan", "user": {"token": "wrong"}}]}))
+    monkeypatch.setenv("KUBECONFIG", os.pathsep.join([str(tmp_path / "missing"), str(users), str(clusters)]))
+    result = CliRunner().invoke(app, ["plan-cutover", "--context", "fake-eks", "--values", str(CASES / "values.yaml"),
+                                      "--verify-report", str(CASES / "verify-clean.json"),
+                                      "--inventory", str(CASES / "inventory.json"), "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert {a for _, _, a in api_server.requests} == {f"Bearer {TOKEN}"}
+
+
+def test_kubeconfig_flag_alone_reads_its_current_context(api_server, kubeconfig, tmp_path):
+    from tinysquid.plan.build import PlanOptions, build_plan
+
+    cfg = yaml.safe_load(kubeconfig.read_text())
+    own = tmp_path / "own.yaml"
+    own.write_text(yaml.safe_dump({**cfg, "current-context": "fake-eks"}))
+    plan = build_plan(PlanOptions(values=CASES / "values.yaml", kubeconfig=str(own)))
+    assert plan.gaps == [] and api_server.requests

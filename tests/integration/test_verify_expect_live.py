@@ -72,7 +72,7 @@ def test_tighten_example_verify_expect_then_plan(tinyproxy_bin, squid_bin, lab, 
         conf = lab.write("tinyproxy.conf", text)
 
         out = tmp_path / "out"
-        converted = runner.invoke(app, ["convert", str(conf), "-o", str(out), "--tighten", "--squid-version", "5"])
+        converted = runner.invoke(app, ["convert", str(conf), "--out-dir", str(out), "--tighten", "--squid-version", "5"])
         assert converted.exit_code in (0, 1), converted.output
         expect = out / "expect.json"
         doc = json.loads(expect.read_text())

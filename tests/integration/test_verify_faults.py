@@ -277,18 +277,18 @@ def test_concurrency_bounds_open_connections(monkeypatch):
     assert live["peak"] == 5
 
 
-def test_bad_arguments_exit_4(tmp_path):
+def test_bad_arguments_exit_2_as_in_every_command(tmp_path):
     bad = tmp_path / "t.txt"
     bad.write_text("CONNECT ok.example:443\nDELETE http://x.example/\n")
     result = runner.invoke(app, ["verify", "--old", "http://127.0.0.1:1", "--new", "http://127.0.0.1:2",
                                  "--targets", str(bad)])
-    assert result.exit_code == 4
+    assert result.exit_code == 2
     assert f"{bad}:2:1: TS502" in result.stderr
     result = runner.invoke(app, ["verify", "--old", "ftp://x", "--new", "http://127.0.0.1:2", "--targets", str(bad)])
-    assert result.exit_code == 4 and "TS504" in result.stderr
+    assert result.exit_code == 2 and "TS504" in result.stderr
     result = runner.invoke(app, ["verify", "--old", "http://127.0.0.1:1", "--new", "http://127.0.0.1:2",
                                  "--old-auth", "env:TSQ_SURELY_UNSET_VAR", "--targets", str(bad)])
-    assert result.exit_code == 4 and "TS505" in result.stderr
+    assert result.exit_code == 2 and "TS505" in result.stderr
 
 
 def test_repeat_marks_a_flapping_answer_noisy(tmp_path):

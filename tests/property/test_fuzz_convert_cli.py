@@ -44,7 +44,7 @@ def test_any_bytes_convert_or_fail_cleanly(data: bytes):
         conf = Path(tmp) / "tinyproxy.conf"
         conf.write_bytes(data)
         out = Path(tmp) / "out"
-        result = runner.invoke(app, ["convert", str(conf), "-o", str(out)])
+        result = runner.invoke(app, ["convert", str(conf), "--out-dir", str(out)])
         assert result.exit_code in (0, 2), (result.exit_code, result.output, data)
         assert "Traceback" not in result.output
         if result.exception is not None:

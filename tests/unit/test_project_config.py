@@ -36,7 +36,7 @@ def proj(tmp_path, monkeypatch) -> Path:
 
 def _convert(proj: Path, *extra: str):
     out = proj / "out"
-    result = runner.invoke(app, ["convert", str(proj / "tinyproxy.conf"), "-o", str(out), "--force",
+    result = runner.invoke(app, ["convert", str(proj / "tinyproxy.conf"), "--out-dir", str(out), "--force",
                                  "--root", str(proj), "--strict", *extra])
     report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else None
     return result, report

@@ -17,23 +17,21 @@ from tinysquid.cli import inventory as _inventory
 from tinysquid.cli import plan as _plan
 from tinysquid.cli import schema as _schema
 from tinysquid.cli import verify as _verify
+from tinysquid.cli._common import CONTEXT_SETTINGS, Command, Group
+from tinysquid.diagnostics.report import ExitCode, exit_codes_text
 
-EXIT_CODES = (
-    "Exit codes, shared by every command: 0 done · 1 findings (convert --strict, verify narrowed/"
-    "changed, plan blocked) · 2 bad input · 3 verify widened · 4 the run could not be made "
-    "(plan incomplete) · "
-    "5 partial (inventory gaps) · 70 tinysquid failed unexpectedly (a bug: please report it; "
-    "--debug shows the traceback) · 130 interrupted."
-)
+EXIT_CODES = exit_codes_text()
 
 app = typer.Typer(
     name="tinysquid",
     help="Move a tinyproxy forward proxy to squid on Kubernetes: convert the config, verify the "
     "decisions side by side, inventory the AWS estate, plan the cutover.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # typer's --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    context_settings=CONTEXT_SETTINGS,
+    cls=Group,
 )
 
 
@@ -54,11 +52,11 @@ def _root(
     """Move a tinyproxy forward proxy to squid on Kubernetes."""
 
 
-app.command("convert", epilog=_convert.EPILOG)(_convert.convert)
-app.command("verify", epilog=_verify.EPILOG)(_verify.verify)
-app.command("inventory-aws", epilog=_inventory.EPILOG)(_inventory.inventory_aws)
-app.command("plan-cutover", epilog=_plan.EPILOG)(_plan.plan_cutover)
-app.command("schema", epilog=_schema.EPILOG)(_schema.schema)
+app.command("convert", epilog=_convert.EPILOG, cls=Command)(_convert.convert)
+app.command("verify", epilog=_verify.EPILOG, cls=Command)(_verify.verify)
+app.command("inventory-aws", epilog=_inventory.EPILOG, cls=Command)(_inventory.inventory_aws)
+app.command("plan-cutover", epilog=_plan.EPILOG, cls=Command)(_plan.plan_cutover)
+app.command("schema", epilog=_schema.EPILOG, cls=Command)(_schema.schema)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,13 +74,13 @@ def main(argv: list[str] | None = None) -> None:
         raise
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
-        sys.exit(130)
+        sys.exit(int(ExitCode.INTERRUPTED))
     except BaseException as exc:  # the one place that turns a bug into exit 70
         if debug:
             traceback.print_exc()
         sys.stderr.write(f"tinysquid: internal error ({_where(exc)}); please report it"
                          + ("" if debug else ", and run again with --debug for the traceback") + "\n")
-        sys.exit(70)
+        sys.exit(int(ExitCode.INTERNAL))
 
 
 def _where(exc: BaseException) -> str:

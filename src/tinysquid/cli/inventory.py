@@ -10,21 +10,29 @@ from typing import Annotated, Any
 
 import typer
 
-from tinysquid.cli._common import err_console, run_command
+from tinysquid.cli._common import (
+    Debug,
+    Quiet,
+    Verbose,
+    check_input_files,
+    epilog,
+    err_console,
+    error_console,
+    run_command,
+    set_verbosity,
+)
 
-EPILOG = (
+EPILOG = epilog(
+    "inventory-aws",
     "Example: tinysquid inventory-aws --region eu-west-1 --tag Role=tinyproxy --monthly-gb 500 -o json "
-    "--out inventory.json\n\n"
-    "Picture: tinysquid inventory-aws --region eu-west-1 -o mermaid (or -o dot | dot -Tsvg > estate.svg).\n\n"
+    "--out inventory.json",
+    "Picture: tinysquid inventory-aws --region eu-west-1 -o mermaid (or -o dot | dot -Tsvg > estate.svg).",
     "Prices: --prices-from auto (default) uses a region's cached AWS Price List answer, else the bundled "
     "table; --prices-from api asks the Price List API (pricing:GetProducts) and caches the answer under "
-    "$XDG_CACHE_HOME/tinysquid/prices; every figure names its source and date.\n\n"
+    "$XDG_CACHE_HOME/tinysquid/prices; every figure names its source and date.",
     "Read-only: only Describe*/List* calls (see --print-iam-policy). Instances are selected by any of "
     "--tag, --name-pattern, being a target of a target group on --proxy-port, or a security group "
-    "allowing --proxy-port; each says why.\n\n"
-    "Exit codes: 0 complete · 2 bad option, unknown region or prices file · 4 no AWS credentials (or "
-    "every region rejected them) · 5 partial (a call was refused, a region unreachable, rejected or "
-    "answering non-AWS content, or the --deadline passed; see gaps)."
+    "allowing --proxy-port; each says why.",
 )
 
 
@@ -61,14 +69,15 @@ def inventory_aws(
     proxy_port: Annotated[int, typer.Option("--proxy-port", help="The legacy proxy's listening port.")] = 8888,
     output: Annotated[OutputFormat, typer.Option(
         "--output", "-o", help="table, json, yaml, or the graph as dot (Graphviz) or mermaid.")] = OutputFormat.TABLE,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the document to FILE instead of stdout.",
-                                             show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the document to FILE instead of stdout "
+                                             "(`-`: stdout).", show_default=False, metavar="FILE")] = None,
     monthly_gb: Annotated[float, typer.Option(
         "--monthly-gb", help="GB proxied per month, for the NLCU and NAT gateway per-GB terms.")] = 0.0,
     print_iam_policy: Annotated[bool, typer.Option(
         "--print-iam-policy", help="Print the least-privilege read-only IAM policy and exit.")] = False,
     prices: Annotated[Path | None, typer.Option(
-        "--prices", help="YAML price table overriding the packaged one.", show_default=False)] = None,
+        "--prices", help="YAML price table overriding the packaged one.", show_default=False,
+        metavar="FILE")] = None,
     prices_from: Annotated[PricesFrom, typer.Option(
         "--prices-from", help="auto: cached Price List answers, else bundled; bundled; api: ask the AWS "
         "Price List API (and cache).")] = PricesFrom.AUTO,
@@ -76,11 +85,18 @@ def inventory_aws(
         "--pricing-endpoint-url", help="Price List API endpoint (default: --endpoint-url, else AWS).",
         show_default=False)] = None,
     deadline: Annotated[float, typer.Option(
-        "--deadline", help="Seconds for the whole run; what is not listed by then is a gap (exit 5).")] = 300.0,
+        "--deadline", help="Seconds for the whole run; what is not listed by then is a gap (exit 5).",
+        metavar="SECONDS")] = 300.0,
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
+    debug: Debug = False,
 ) -> None:
     """List the legacy EC2/NLB/target group/EIP/security group estate, read-only, with its monthly cost."""
     from tinysquid.inventory import iam
 
+    set_verbosity(quiet, verbose)
+    if out is not None and str(out) == "-":
+        out = None
     if print_iam_policy:
         sys.stdout.write(iam.policy_json(live_prices=prices_from is PricesFrom.API))
         raise typer.Exit(0)
@@ -93,6 +109,7 @@ def inventory_aws(
     from tinysquid.inventory.select import Criteria
 
     with run_command():
+        check_input_files(prices, source="cli.inventory")
         pairs = []
         for item in tag or []:
             key, sep, value = item.partition("=")
@@ -183,7 +200,7 @@ def _no_credentials(profile: str | None, reason: str | None = None) -> None:
     what = reason or "no AWS credentials found"
     if profile:
         what = f"profile {profile!r}: {what}"
-    err_console.print(f"error: TS601 {what}. Set AWS_PROFILE or pass --profile (run `aws sso login` for SSO "
+    error_console.print(f"error: TS601 {what}. Set AWS_PROFILE or pass --profile (run `aws sso login` for SSO "
                       "profiles), or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.", markup=False)
     raise typer.Exit(int(ExitCode.INCOMPLETE))
 

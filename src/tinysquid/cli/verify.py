@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from tinysquid.cli._common import err_console, run_command
+from tinysquid.cli._common import (
+    Debug,
+    Quiet,
+    Verbose,
+    check_input_files,
+    epilog,
+    err_console,
+    error_console,
+    run_command,
+    set_verbosity,
+)
 
 if TYPE_CHECKING:  # the CLI imports the verify package only when the command runs
     from collections.abc import Callable
@@ -18,20 +28,19 @@ if TYPE_CHECKING:  # the CLI imports the verify package only when the command ru
     from tinysquid.verify.model import ProbeResult
     from tinysquid.verify.run import VerifyRequest, VerifyRun
 
-EPILOG = (
+EPILOG = epilog(
+    "verify",
     "Example: tinysquid verify --old http://10.0.0.5:8888 --new http://squid.egress.svc:3128 "
-    "--config tinyproxy.conf --from-log /var/log/tinyproxy/tinyproxy.log\n\n"
+    "--config tinyproxy.conf --from-log /var/log/tinyproxy/tinyproxy.log",
     "CONNECT probes send only the CONNECT request and hold the tunnel --tunnel-hold seconds without "
-    "sending into it; plain probes are GET/HEAD without a body, sent as written. An answer counts only "
+    "sending into it; plain probes are GET/HEAD without a body, sent as written.",
+    "An answer counts only "
     "when complete (full head within limits and --timeout) and attributed: an origin's 403 is the "
     "origin's, so the proxy allowed. Results: agree, widened (old refused, new allows), narrowed (old "
     "allowed, new refuses), changed, noisy (two --old proxies disagree, or flaky on --repeat), "
-    "intended (declared in --expect), error (no usable or an ambiguous answer).\n\n"
+    "intended (declared in --expect), error (no usable or an ambiguous answer).",
     "-o html > verify.html: one self-contained page, differences first, filterable. --print-job: the "
-    "Kubernetes Job that runs the same verify inside the cluster (kubectl apply -f -).\n\n"
-    "Exit codes: 0 all agree (noisy, intended allowed) · 1 some probe narrowed or changed · 3 some probe "
-    "widened · 4 the run could not be made or is incomplete (bad arguments, a proxy unreachable, "
-    "deadline hit, probes without a usable answer unless --allow-errors)."
+    "Kubernetes Job that runs the same verify inside the cluster (kubectl apply -f -).",
 )
 
 
@@ -40,6 +49,7 @@ class Output(StrEnum):
 
     TABLE = "table"
     JSON = "json"
+    YAML = "yaml"
     JUNIT = "junit"
     MARKDOWN = "markdown"
     HTML = "html"
@@ -61,8 +71,10 @@ def verify(
     old_auth: Annotated[list[str] | None, typer.Option("--old-auth", help="USER:PASS or env:VAR for the old proxy (never printed).")] = None,
     new_auth: Annotated[str | None, typer.Option("--new-auth", help="USER:PASS or env:VAR for the new proxy (never printed).")] = None,
     max_probes: Annotated[int | None, typer.Option("--max-probes", min=1, help="Stop after this many distinct probes.")] = None,
-    output: Annotated[Output, typer.Option("--output", "-o", help="table, json, junit, markdown or html (one self-contained page) on stdout.")] = Output.TABLE,
-    report: Annotated[Path | None, typer.Option("--report", help="Also write the JSON document to this file.")] = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="On stdout: table, json, yaml, junit, markdown "
+                                           "or html (one self-contained page).")] = Output.TABLE,
+    report: Annotated[Path | None, typer.Option("--report", help="Also write the JSON document to this file.",
+                                                metavar="FILE")] = None,
     source_ip: Annotated[str | None, typer.Option("--source-ip", help="Bind probe sockets to this local address.")] = None,
     tinyproxy_version: Annotated[str, typer.Option("--tinyproxy-version", help="Grammar of --config: 1.8, 1.10 or 1.11.")] = "1.11",
     root: Annotated[Path | None, typer.Option("--root", help="Look up absolute paths in --config (Filter) under this directory.")] = None,
@@ -82,15 +94,18 @@ def verify(
                                             "its input files) that runs this verify inside the cluster, for "
                                             "`kubectl apply -f -`; sends no probe.")] = False,
     job_image: Annotated[str | None, typer.Option("--job-image", help="The image of --print-job's Job (built "
-                                                  "from the Dockerfile; default tinysquid:VERSION).")] = None,
+                                                  "from the Dockerfile; default tinysquid:VERSION).", metavar="IMAGE")] = None,
     job_namespace: Annotated[str, typer.Option("--job-namespace", help="Namespace of --print-job's Job "
                                                "(where the squid Service is).")] = "squid",
+    quiet: Quiet = False,
+    verbose: Verbose = 0,
+    debug: Debug = False,
 ) -> None:
     """Send the same probes through the old and the new proxy and show where their decisions differ."""
-    from tinysquid.diagnostics import ExitCode
     from tinysquid.verify.engine import EngineOptions
     from tinysquid.verify.run import VerifyRequest, execute
 
+    set_verbosity(quiet, verbose)
     req = VerifyRequest(
         old=list(old), new=new, old_auth=list(old_auth or []), new_auth=new_auth, config=config,
         tinyproxy_version=tinyproxy_version, root=root, from_log=list(from_log or []),
@@ -101,11 +116,11 @@ def verify(
         expect=expect, allow_errors=allow_errors,
     )
     if print_job:
-        with run_command(bad_input=ExitCode.INCOMPLETE):
+        with run_command():
             _check_inputs([p for p in (config, expect, *(from_log or []), *(targets or [])) if p is not None], None)
             sys.stdout.write(_job_yaml(req, job_image, job_namespace, repeat=repeat))
         raise typer.Exit(0)
-    with run_command(bad_input=ExitCode.INCOMPLETE):  # issue #3: bad arguments are exit 4
+    with run_command():  # bad input is exit 2, as in every command (4 is a run that could not be made)
         _check_inputs([p for p in (config, expect, *(from_log or []), *(targets or [])) if p is not None], report)
         run = _execute_with_progress(req, execute)
     try:
@@ -115,7 +130,7 @@ def verify(
         _emit(run, output)
         for d in run.report:
             colour = "red" if d.severity == "error" else "yellow" if d.severity == "warning" else "dim"
-            err_console.print(f"[{colour}]{escape(d.human())}[/]")
+            (error_console if d.severity == "error" else err_console).print(f"[{colour}]{escape(d.human())}[/]")
         code = run.exit_code()
     finally:
         run.spool.close()
@@ -157,9 +172,7 @@ def _check_inputs(paths: list[Path], report: Path | None) -> None:
     from tinysquid.diagnostics import InputError
     from tinysquid.diagnostics.model import make
 
-    for path in paths:
-        if not path.is_file():
-            raise InputError(make("TS001", "no such file", source="cli.verify", subject=str(path)))
+    check_input_files(*paths, source="cli.verify")
     if report is not None and not report.parent.is_dir():
         raise InputError(make("TS001", f"--report {report}: folder {report.parent} does not exist",
                               source="cli.verify", subject=str(report)))
@@ -194,6 +207,15 @@ def _emit(run: VerifyRun, output: Output) -> None:
                    new=run.new.display, complete=run.stats.complete, verdict=run.verdict())
     elif output is Output.JSON:
         run.write_json(sys.stdout)
+    elif output is Output.YAML:
+        import io
+        import json
+
+        from tinysquid.diagnostics.render import dump_yaml
+
+        buf = io.StringIO()
+        run.write_json(buf)
+        sys.stdout.write(dump_yaml(json.loads(buf.getvalue())))
     elif output is Output.JUNIT:
         write_junit(sys.stdout, run.summary, run.spool.records())
     elif output is Output.MARKDOWN:

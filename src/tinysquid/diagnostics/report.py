@@ -21,6 +21,62 @@ class ExitCode(IntEnum):
     INCOMPLETE = 4
     PARTIAL = 5
     INTERNAL = 70  # EX_SOFTWARE: tinysquid itself failed (a bug); never a documented result
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
+
+
+# The one exit-code table: every command's --help epilog and the README's table are made from it
+# (tests/unit/cli/test_conventions.py checks both). Per code: its name, what it means for any
+# command, and what it means for each command that uses it.
+EXIT_CODES: tuple[tuple[ExitCode, str, dict[str, str]], ...] = (
+    (ExitCode.OK, "done", {
+        "convert": "converted", "verify": "every probe agrees; noisy and intended count as agreeing",
+        "inventory-aws": "complete", "plan-cutover": "ready: every blocking check passes",
+        "schema": "printed"}),
+    (ExitCode.FINDINGS, "findings", {
+        "convert": "converted, but --strict and some line is not exact; hardening and ignored findings do not count",
+        "verify": "some probe narrowed or changed", "plan-cutover": "a blocking check fails"}),
+    (ExitCode.BAD_INPUT, "bad input", {
+        "*": "a bad option or value, a missing or unreadable input file, an output that cannot "
+             "be written; the message names file:line:col",
+        "convert": "also: --validate failed, an object over Kubernetes' 1 MiB, OUT_DIR not empty without --force",
+        "plan-cutover": "also: a document of the wrong kind or shape",
+        "inventory-aws": "also: an unknown region", "schema": "an unknown kind"}),
+    (ExitCode.WIDENED, "widened", {"verify": "some probe the old proxy refused is allowed by the new one"}),
+    (ExitCode.INCOMPLETE, "incomplete", {
+        "verify": "the run could not be made: a proxy unreachable, the deadline, probes without a usable "
+                  "answer unless --allow-errors",
+        "inventory-aws": "no AWS credentials, or every region rejected them",
+        "plan-cutover": "plan written, but a blocking check is unknown; no inputs at all is incomplete"}),
+    (ExitCode.PARTIAL, "partial", {"inventory-aws": "a call refused, a region unreachable, or the deadline: "
+                                                    "each named in gaps"}),
+    (ExitCode.INTERNAL, "internal error", {"*": "tinysquid failed unexpectedly: one line on stderr, never a "
+                                                "traceback; --debug shows it; please report it"}),
+    (ExitCode.INTERRUPTED, "interrupted", {"*": "Ctrl-C"}),
+)
+
+
+def exit_codes_text(command: str | None = None) -> str:
+    """The table as one --help paragraph; for ``command``, with what each code means there."""
+    parts = []
+    for code, name, meaning in EXIT_CODES:
+        detail = "; ".join(m for m in (meaning.get("*"), meaning.get(command or "")) if m)
+        if command is None and not detail:
+            detail = ", ".join(f"{c}: {m}" for c, m in meaning.items() if c != "*")
+        elif not detail:
+            detail = "not used here: " + ", ".join(c for c in meaning if c != "*")
+        parts.append(f"{int(code)} {name}" + (f": {detail}" if detail else ""))
+    return "Exit codes, shared by every command: " + " · ".join(parts) + "."
+
+
+def exit_codes_markdown() -> str:
+    """The table for the README: one row per code, what it means for each command."""
+    rows = ["| exit | meaning | convert | verify | inventory-aws | plan-cutover |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for code, name, meaning in EXIT_CODES:
+        cells = [meaning.get(c, "") for c in ("convert", "verify", "inventory-aws", "plan-cutover")]
+        general = meaning.get("*", "")
+        rows.append(f"| {int(code)} | {name}{': ' + general if general else ''} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
 
 
 def _sort_key(d: Diagnostic) -> tuple[Any, ...]:

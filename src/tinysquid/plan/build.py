@@ -151,7 +151,7 @@ def build_plan(opts: PlanOptions, *, progress: Callable[[str], None] | None = No
     if opts.cluster_dump is not None:
         say("reading the cluster dump")
         cluster = cluster_mod.from_dump(opts.cluster_dump, inputs)
-    elif opts.context is not None:
+    elif opts.context is not None or opts.kubeconfig is not None:  # --kubeconfig alone: its current context
         cluster = cluster_mod.from_api(opts.context, opts.kubeconfig, progress=say)
 
     gaps: list[Diagnostic] = []

@@ -182,6 +182,46 @@ PAGE_SIZE = 500
 MAX_PAGES = 1000  # bound: 500,000 objects of one kind
 
 
+def kubeconfig_paths(kubeconfig: str | None = None) -> list[str]:
+    """The kubeconfig files kubectl would read: ``--kubeconfig FILE`` alone, else every path of
+    ``$KUBECONFIG`` (``:``-separated; empty entries skipped), else ``~/.kube/config``."""
+    import os
+
+    if kubeconfig:
+        return [os.path.expanduser(kubeconfig)]
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        return [os.path.expanduser(p) for p in env.split(os.pathsep) if p]
+    return [os.path.expanduser("~/.kube/config")]
+
+
+def merged_kubeconfig(kubeconfig: str | None = None) -> Any:
+    """The paths of :func:`kubeconfig_paths` merged as kubectl merges them: a file that does not exist
+    is skipped; for clusters, contexts and users the first file naming one wins, and so does the first
+    ``current-context`` set (the kubernetes client's own merger lets the last file's win). Relative
+    certificate paths stay relative to the file that names them.
+
+    Raises:
+        InputError: none of the files exists (TS004).
+    """
+    import os
+
+    from kubernetes.config.kube_config import KubeConfigMerger
+
+    paths = kubeconfig_paths(kubeconfig)
+    present = [p for p in paths if os.path.exists(p)]
+    if not present:
+        raise InputError(make("TS004", f"no kubeconfig: none of {', '.join(paths)} exists (KUBECONFIG, "
+                              "--kubeconfig, ~/.kube/config)", source="plan", subject="--context"))
+    merger = KubeConfigMerger(os.pathsep.join(present))
+    current = next((merger.config_files[p]["current-context"] for p in merger.paths
+                    if isinstance(merger.config_files.get(p), dict)
+                    and merger.config_files[p].get("current-context")), None)
+    if current is not None:
+        merger.config.value["current-context"] = current
+    return merger.config
+
+
 def from_api(context: str | None, kubeconfig: str | None = None, *,
              progress: Callable[[str], None] | None = None, timeout: float = 20.0) -> ClusterView:
     """List every kind in :data:`KINDS` across all namespaces through the ``kubernetes`` client.
@@ -193,19 +233,18 @@ def from_api(context: str | None, kubeconfig: str | None = None, *,
     Raises:
         InputError: the kubeconfig or context cannot be loaded (TS004).
     """
-    import os
 
     from kubernetes import client, config
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
 
-    # KUBECONFIG is read here, not at import of the kubernetes package (which freezes its default);
-    # of a path list, the first file is used.
-    kubeconfig = kubeconfig or (os.environ.get("KUBECONFIG") or "").split(os.pathsep)[0] or None
+    # KUBECONFIG is read here, not at import of the kubernetes package (which freezes its default).
     configuration = client.Configuration()
     try:
-        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
-    except (ConfigException, OSError, ValueError) as exc:
+        loader = config.kube_config.KubeConfigLoader(config_dict=merged_kubeconfig(kubeconfig),
+                                                     config_base_path=None, active_context=context)
+        loader.load_and_set(configuration)
+    except (ConfigException, OSError, ValueError, KeyError, TypeError) as exc:
         where = f"context {context!r}" if context else "the current context"
         raise InputError(make("TS004", f"cannot load {where} from the kubeconfig: {exc}", source="plan",
                               subject="--context")) from None

@@ -32,9 +32,9 @@ def test_convert_does_not_import_aws_or_kubernetes():
     assert out.stdout.strip() == ""
 
 
-def test_verify_missing_input_file_is_a_clean_exit_4(tmp_path):
+def test_verify_missing_input_file_is_a_clean_exit_2(tmp_path):
     for flag in ("--targets", "--from-log", "--config"):
         result = runner.invoke(app, ["verify", "--old", "http://127.0.0.1:9", "--new", "http://127.0.0.1:9",
                                      flag, str(tmp_path / "missing")])
-        assert result.exit_code == 4, (flag, result.output)
+        assert result.exit_code == 2, (flag, result.output)
         assert ("TS001" in result.output and result.exception is None) or isinstance(result.exception, SystemExit)

@@ -45,7 +45,7 @@ def captured(monkeypatch):
 
 def test_options_reach_the_core(tmp_path, captured):
     out = tmp_path / "out"
-    result = runner.invoke(app, ["convert", "tp.conf", "-o", str(out), "--squid-version", "5",
+    result = runner.invoke(app, ["convert", "tp.conf", "--out-dir", str(out), "--squid-version", "5",
                                  "--chart-version", "0.7", "--tinyproxy-version", "1.8",
                                  "--no-harden", "--tighten", "--root", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -56,7 +56,7 @@ def test_options_reach_the_core(tmp_path, captured):
 
 
 def test_bad_option_value_is_exit_2_without_traceback(tmp_path, captured):
-    result = runner.invoke(app, ["convert", "tp.conf", "-o", str(tmp_path / "o"), "--squid-version", "4"])
+    result = runner.invoke(app, ["convert", "tp.conf", "--out-dir", str(tmp_path / "o"), "--squid-version", "4"])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert "--squid-version" in result.output
@@ -64,7 +64,7 @@ def test_bad_option_value_is_exit_2_without_traceback(tmp_path, captured):
 
 
 def test_json_format_keeps_stdout_a_single_document(tmp_path, captured):
-    result = runner.invoke(app, ["convert", "tp.conf", "-o", str(tmp_path / "o"), "--format", "json"])
+    result = runner.invoke(app, ["convert", "tp.conf", "--out-dir", str(tmp_path / "o"), "-o", "json"])
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert doc["findings"][0]["code"] == "TS200"
@@ -72,8 +72,8 @@ def test_json_format_keeps_stdout_a_single_document(tmp_path, captured):
 
 def test_strict_exit_1_on_inexact_line(tmp_path, captured):
     captured["result"] = _fake_result(Status.APPROXIMATED)
-    loose = runner.invoke(app, ["convert", "tp.conf", "-o", str(tmp_path / "a")])
-    strict = runner.invoke(app, ["convert", "tp.conf", "-o", str(tmp_path / "b"), "--strict"])
+    loose = runner.invoke(app, ["convert", "tp.conf", "--out-dir", str(tmp_path / "a")])
+    strict = runner.invoke(app, ["convert", "tp.conf", "--out-dir", str(tmp_path / "b"), "--strict"])
     assert loose.exit_code == 0
     assert strict.exit_code == 1
     assert (tmp_path / "b" / "squid.conf").exists(), "--strict still writes the conversion"
@@ -83,10 +83,10 @@ def test_non_empty_out_dir_needs_force(tmp_path, captured):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    refused = runner.invoke(app, ["convert", "tp.conf", "-o", str(out)])
+    refused = runner.invoke(app, ["convert", "tp.conf", "--out-dir", str(out)])
     assert refused.exit_code == 2 and "--force" in refused.output
     assert (out / "keep.txt").read_text() == "mine"
-    forced = runner.invoke(app, ["convert", "tp.conf", "-o", str(out), "--force"])
+    forced = runner.invoke(app, ["convert", "tp.conf", "--out-dir", str(out), "--force"])
     assert forced.exit_code == 0
     assert not (out / "keep.txt").exists() and (out / "squid.conf").exists()
 
@@ -98,7 +98,7 @@ def test_input_error_names_file_line_col_and_writes_nothing(tmp_path, monkeypatc
 
     monkeypatch.setattr(core, "convert_file", broken)
     out = tmp_path / "out"
-    result = runner.invoke(app, ["convert", "tp.conf", "-o", str(out)])
+    result = runner.invoke(app, ["convert", "tp.conf", "--out-dir", str(out)])
     assert result.exit_code == 2
     assert "tp.conf:7:8: TS001" in result.output
     assert "Traceback" not in result.output
@@ -114,7 +114,7 @@ def test_validate_rejects_broken_output(tmp_path, captured):
                                          "read_timeout 600\nhttp_access deny all\n")
     captured["result"] = bad
     out = tmp_path / "o"
-    result = runner.invoke(app, ["convert", "tp.conf", "-o", str(out), "--validate"])
+    result = runner.invoke(app, ["convert", "tp.conf", "--out-dir", str(out), "--validate"])
     assert result.exit_code == 2, result.output
     assert "TS901" in result.output
     assert not out.exists()

@@ -24,7 +24,7 @@ main(sys.argv[1:])
 def _run(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     conf = tmp_path / "tinyproxy.conf"
     conf.write_text("Port 8888\n")
-    return subprocess.run([sys.executable, "-c", _DRIVER, "convert", str(conf), "--out", str(tmp_path / "out"),
+    return subprocess.run([sys.executable, "-c", _DRIVER, "convert", str(conf), "--out-dir", str(tmp_path / "out"),
                            *extra], capture_output=True, text=True, timeout=60, env=env, check=False)
 
 
@@ -47,7 +47,7 @@ def test_debug_shows_the_traceback(tmp_path: Path, where: str) -> None:
     else:
         conf = tmp_path / "tinyproxy.conf"
         conf.write_text("Port 8888\n")
-        proc = subprocess.run([sys.executable, "-c", _DRIVER, "--debug", "convert", str(conf), "--out",
+        proc = subprocess.run([sys.executable, "-c", _DRIVER, "--debug", "convert", str(conf), "--out-dir",
                                str(tmp_path / "out")], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 70, proc.stderr
     assert "Traceback (most recent call last)" in proc.stderr
@@ -57,9 +57,10 @@ def test_debug_shows_the_traceback(tmp_path: Path, where: str) -> None:
 def test_documented_exit_codes_are_untouched(tmp_path: Path) -> None:
     """Bad input stays exit 2 (not 70): only unexpected exceptions are internal errors."""
     proc = subprocess.run([sys.executable, "-m", "tinysquid", "convert", str(tmp_path / "missing.conf"),
-                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=60,
+                           "--out-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=60,
                           check=False)
     assert proc.returncode == 2, proc.stderr
+    assert "TS001" in proc.stderr  # the missing file, not a usage error
     assert "Traceback" not in proc.stderr
 
 
@@ -67,5 +68,5 @@ def test_help_lists_the_shared_exit_codes() -> None:
     proc = subprocess.run([sys.executable, "-m", "tinysquid", "--help"], capture_output=True, text=True,
                           timeout=60, check=False)
     assert proc.returncode == 0
-    assert "70 tinysquid failed unexpectedly" in " ".join(proc.stdout.split())
+    assert "70 internal error: tinysquid failed unexpectedly" in " ".join(proc.stdout.split())
     assert "--debug" in proc.stdout

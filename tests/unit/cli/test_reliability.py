@@ -74,7 +74,7 @@ def test_write_errors_are_exit_2_and_leave_nothing(tmp_path, conf, kind):
         out = "link"
     else:
         out = "n" * 300
-    r = run("convert", str(conf), "-o", out, cwd=tmp_path)
+    r = run("convert", str(conf), "--out-dir", out, cwd=tmp_path)
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and "error:" in r.stderr
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -85,21 +85,21 @@ def test_full_disk_is_exit_2_and_leaves_nothing(tmp_path, conf):
         resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
-    r = run("convert", str(conf), "-o", "out", cwd=tmp_path, preexec=small_files)
+    r = run("convert", str(conf), "--out-dir", "out", cwd=tmp_path, preexec=small_files)
     assert r.returncode == 2 and "TS006" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_force_over_earlier_results_keeps_them_when_the_write_fails(tmp_path, conf):
-    assert run("convert", str(conf), "-o", "out", cwd=tmp_path).returncode == 0
+    assert run("convert", str(conf), "--out-dir", "out", cwd=tmp_path).returncode == 0
     before = (tmp_path / "out" / "squid.conf").read_text()
 
     def small_files():
         resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
-    r = run("convert", str(conf), "-o", "out", "--force", cwd=tmp_path, preexec=small_files)
+    r = run("convert", str(conf), "--out-dir", "out", "--force", cwd=tmp_path, preexec=small_files)
     assert r.returncode == 2
     assert (tmp_path / "out" / "squid.conf").read_text() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -118,7 +118,7 @@ def test_root_confines_filter_lookup(tmp_path, named):
     os.symlink("/etc/passwd", root / "etc" / "lnk")
     c = tmp_path / "tinyproxy.conf"
     c.write_text(f'Port 8888\nFilter "{named}"\nFilterDefaultDeny yes\n')
-    r = run("convert", str(c), "--root", str(root), "-o", "out", "--format", "json", cwd=tmp_path)
+    r = run("convert", str(c), "--root", str(root), "--out-dir", "out", "-o", "json", cwd=tmp_path)
     assert r.returncode == 2 and "TS108" in r.stderr
     assert "root:" not in r.stdout + r.stderr  # no line of the host's passwd
     assert not (tmp_path / "out").exists()
@@ -130,7 +130,7 @@ def test_root_finds_the_file_under_the_root(tmp_path):
     (root / "etc" / "filter").write_text("example\\.com\n")
     c = tmp_path / "tinyproxy.conf"
     c.write_text('Port 8888\nFilter "/etc/filter"\nFilterDefaultDeny yes\n')
-    r = run("convert", str(c), "--root", str(root), "-o", "out", cwd=tmp_path)
+    r = run("convert", str(c), "--root", str(root), "--out-dir", "out", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "example" in (tmp_path / "out" / "squid.conf").read_text()
 
@@ -142,7 +142,7 @@ def test_utf8_character_split_by_the_line_buffer(tmp_path, version, limit, shape
     line = head + b"a" * (limit - len(head) - 1) + "é".encode() + b'"\n'
     c = tmp_path / "tinyproxy.conf"
     c.write_bytes(b"Port 8888\n" + line)
-    r = run("convert", str(c), "--tinyproxy-version", version, "-o", "out", cwd=tmp_path)
+    r = run("convert", str(c), "--tinyproxy-version", version, "--out-dir", "out", cwd=tmp_path)
     assert r.returncode == 2 and "TS115" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -152,7 +152,7 @@ def test_utf8_character_split_in_filter_line(tmp_path, version):
     f.write_bytes(b"a" * 510 + "é".encode() + b"\nexample\\.com\n")
     c = tmp_path / "tinyproxy.conf"
     c.write_text(f'Port 8888\nFilter "{f}"\nFilterDefaultDeny yes\n')
-    r = run("convert", str(c), "--tinyproxy-version", version, "-o", "out", cwd=tmp_path)
+    r = run("convert", str(c), "--tinyproxy-version", version, "--out-dir", "out", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "filter:1:" in r.stderr
 
 
@@ -165,7 +165,7 @@ def test_utf8_character_split_in_filter_line(tmp_path, version):
 def test_split_credential_line_is_never_echoed(tmp_path, line):
     c = tmp_path / "tinyproxy.conf"
     c.write_text("Port 8888\n" + line + "\n")
-    r = run("convert", str(c), "-o", "out", cwd=tmp_path)
+    r = run("convert", str(c), "--out-dir", "out", cwd=tmp_path)
     assert r.returncode == 2 and "TS115" in r.stderr
     assert "SECRET" not in r.stderr + r.stdout and "ppp" not in r.stderr
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import CHART_RENDERS, chart_render_params
 from tinysquid import deploy
 from tinysquid.plan.checks import deploy_problems
 
-SHARED = REPO.parent / "shared" / "chart"
+SHARED = CHART_RENDERS
 AUTH = {"secret": "squid-basic-auth", "key": "passwd", "mount_path": "/etc/squid/passwd"}
 
 
@@ -21,7 +21,7 @@ def _docs(text: str) -> list[dict]:
     return [d for d in yaml.safe_load_all(text) if d]
 
 
-@pytest.mark.parametrize("render", sorted(SHARED.glob("rendered-*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("render", chart_render_params())
 def test_raw_chart_fails_post_rendered_passes(render: Path, tmp_path: Path) -> None:
     text = render.read_text().replace("http_access deny all",
                                       "auth_param basic program /usr/lib/squid/basic_ncsa_auth /etc/squid/passwd\n"
@@ -39,6 +39,7 @@ def test_raw_chart_fails_post_rendered_passes(render: Path, tmp_path: Path) -> N
     assert deploy_problems(_docs(done.stdout)) == []
 
 
+@pytest.mark.chart_renders
 def test_a_spread_counting_other_releases_is_found() -> None:
     docs = _docs((SHARED / "rendered-0.9.0-squid.yaml").read_text())
     [dep] = [d for d in docs if d["kind"] == "Deployment"]

@@ -16,12 +16,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import REPO
+from tests.conftest import CHART_RENDERS, chart_render_params
 from tests.integration import _deploy_tools as tools
 from tinysquid import deploy
 from tinysquid.deploy import post_render
 
-SHARED = REPO.parent / "shared" / "chart"
+SHARED = CHART_RENDERS
 RENDERS = sorted(SHARED.glob("rendered-*.yaml"))
 AUTH = {"secret": "squid-basic-auth", "key": "passwd", "mount_path": "/etc/squid/passwd"}
 
@@ -41,12 +41,13 @@ def _run(script: Path, text: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(script)], input=text, capture_output=True, text=True, timeout=60, check=False)
 
 
+@pytest.mark.chart_renders
 def test_the_shared_renders_are_present() -> None:
     assert len(RENDERS) == 4, f"expected 4 rendered-*.yaml in {SHARED}"
 
 
 @pytest.mark.parametrize("auth", [AUTH, None], ids=["basic-auth", "no-auth"])
-@pytest.mark.parametrize("render", RENDERS, ids=[p.stem for p in RENDERS])
+@pytest.mark.parametrize("render", chart_render_params())
 def test_patches_by_label_and_keeps_everything_else(render: Path, auth: dict | None, tmp_path: Path) -> None:
     release = render.stem.rsplit("-", 1)[1]
     text = render.read_text()
@@ -83,6 +84,7 @@ def test_patches_by_label_and_keeps_everything_else(render: Path, auth: dict | N
     tools.validate_strict(out)
 
 
+@pytest.mark.chart_renders
 def test_the_spread_selector_gets_the_release_instance(tmp_path: Path) -> None:
     text = (SHARED / "rendered-0.9.0-egress.yaml").read_text()
     spread = ("      topologySpreadConstraints:\n        - maxSkew: 1\n          topologyKey: "
@@ -105,6 +107,7 @@ def test_the_spread_selector_gets_the_release_instance(tmp_path: Path) -> None:
     (lambda t: t.replace("terminationGracePeriodSeconds: 60", "terminationGracePeriodSeconds: 40"), "shorter"),
     (lambda t: t.replace("        - name: squid\n", "        - name: squidx\n", 1), "no container"),
 ])
+@pytest.mark.chart_renders
 def test_fails_closed(mutate, message: str, tmp_path: Path) -> None:
     text = mutate((SHARED / "rendered-0.9.0-squid.yaml").read_text())
     done = _run(_write(tmp_path, AUTH), text)

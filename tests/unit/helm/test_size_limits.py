@@ -24,7 +24,7 @@ def _run(args: list[str]):
 
 def test_5000_entries_fit_and_the_sizes_are_reported(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = _run(["convert", str(_config(tmp_path, 5000)), "-o", str(out)])
+    done = _run(["convert", str(_config(tmp_path, 5000)), "--out-dir", str(out)])
     assert done.exit_code == 0, done.output
     import json
 
@@ -41,7 +41,7 @@ def test_40000_entries_exit_2_naming_the_limit_and_write_nothing(tmp_path: Path)
     # The chart copy carries no per-entry comments (the standalone squid.conf and the report keep the
     # entry → line mapping), so 20,000 of these entries fit; 40,000 (~1.4 MB of ACL values) do not.
     out = tmp_path / "out"
-    done = _run(["convert", str(_config(tmp_path, 40000)), "-o", str(out)])
+    done = _run(["convert", str(_config(tmp_path, 40000)), "--out-dir", str(out)])
     assert done.exit_code == 2, done.output
     assert "TS340" in done.output and "1 MiB" in done.output and "1,048,576" in done.output
     assert not out.exists()

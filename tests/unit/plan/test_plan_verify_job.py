@@ -111,7 +111,7 @@ def test_a_bad_proxy_url_is_refused_before_printing(tmp_path):
     (tmp_path / "f").write_text("x\n")
     result = runner.invoke(app, ["verify", "--old", "ftp://10.0.0.5:21", "--new", "http://n:3128", "--config",
                                  str(conf), "--print-job"])
-    assert result.exit_code == 4 and "TS504" in result.output and "apiVersion" not in result.stdout
+    assert result.exit_code == 2 and "TS504" in result.output and "apiVersion" not in result.stdout
 
 
 def test_plan_cutover_writes_the_job_into_runbook_and_json(tmp_path, monkeypatch):

@@ -79,11 +79,11 @@ def test_cli_refuses_a_widening_expectation_before_probing(tmp_path):
     targets.write_text("CONNECT a.example:443\n")
     result = runner.invoke(app, ["verify", "--old", "http://127.0.0.1:1", "--new", "http://127.0.0.1:2",
                                  "--targets", str(targets), "--expect", str(bad)])
-    assert result.exit_code == 4 and "TS515" in result.stderr and "widening" in result.stderr
+    assert result.exit_code == 2 and "TS515" in result.stderr and "widening" in result.stderr
     bad.write_text("{not json")
     result = runner.invoke(app, ["verify", "--old", "http://127.0.0.1:1", "--new", "http://127.0.0.1:2",
                                  "--targets", str(targets), "--expect", str(bad)])
-    assert result.exit_code == 4 and "TS514" in result.stderr
+    assert result.exit_code == 2 and "TS514" in result.stderr
 
 
 def test_record_matching_for_plan(tmp_path):

@@ -31,6 +31,13 @@ CODES = (
              "has the wrong type (the message gives the JSON path).",
              "Its contents cannot be trusted.",
              "Regenerate it with the tinysquid command that writes it; `tinysquid schema KIND` prints its schema."),
+    CodeInfo("TS016", "output-is-a-format", E, "-o/--output names an output format (kubectl, helm and the AWS "
+             "CLI mean the same), and was given something else: a folder or a file name.",
+             "Nothing was written.", "convert writes its folder with --out-dir DIR; -o takes table, json or yaml."),
+    CodeInfo("TS017", "stdout-one-document", E, "`-` (stdout) holds exactly one document: convert --out-dir - "
+             "needs --only to say which, and -o json cannot share stdout with it.",
+             "Two documents on one stream could not be told apart (`helm install -f -` would read both).",
+             "Pass --only values (or squid.conf, report, expect) with --out-dir -, and keep -o table."),
     CodeInfo("TS007", "os-error", E, "The operating system refused a path given on the command line.",
              "The command cannot run as asked; nothing was written.", "Check the path named in the message."),
     CodeInfo("TS023", "ignore-rule-unused", W,
