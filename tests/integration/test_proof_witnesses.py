@@ -87,3 +87,71 @@ def test_every_upstream_witness_takes_another_route(name, tinyproxy_bin, squid_b
     assert len(results) == len(probes)
     for r in results:
         assert r.outcome is Outcome.CHANGED, f"{r.probe.label()} ({r.probe.why}): {r.outcome} {r.note}"
+
+
+# IPv6 witnesses outside ::1 / :: (verify does not send them: a proxy that admits one would connect
+# there). Here both proxies forward every request to the lab's parent on 127.0.0.1, so the address
+# is never connected to; the side that admits the witness answers through the parent (tagged),
+# the other refuses it (403). The filters are the corpus entries that were unproven on IPv6 hosts.
+IPV6_VIA_PARENT: dict[str, tuple[str, bool]] = {
+    "qubes-dotted-blocklist": ("10.137.255.254", False),  # squid tests [::a89:fffe] as [::10.137.255.254]
+    "pestech-dotted-allowlist": ("5.161.56.11", True),
+    "loopback-dotted-blocklist": ("127.0.0.1", False),  # [::7f00:1] is [::127.0.0.1] (not loopback)
+    "hex-word-blocklist": ("cafe", False),  # tinyproxy sees the dotted tail ::0.0.202.254, squid [::cafe]
+}
+
+
+def _ask(port: int, request_line: str) -> tuple[int, str]:
+    """Send one request to a proxy on 127.0.0.1; (status, X-Served-By)."""
+    import socket
+
+    host = request_line.split("http://", 1)[1].split("/", 1)[0]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"{request_line} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data and len(data) < 65536:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    status = int(head[0].split()[1])
+    tag = next((h.split(":", 1)[1].strip() for h in head[1:] if h.lower().startswith("x-served-by:")), "")
+    return status, tag
+
+
+@pytest.mark.parametrize("name", sorted(IPV6_VIA_PARENT))
+def test_ipv6_witnesses_differ_through_the_real_proxies(name, tinyproxy_bin, squid_bin, lab):
+    from tinysquid.convert import ConvertOptions, SquidVersion, convert_file
+
+    entry, allowlist = IPV6_VIA_PARENT[name]
+    conf = ("Timeout 5\nupstream http 127.0.0.1:@PARENT_PORT@\nFilter \"@FILE:filter@\"\n"
+            + ("FilterDefaultDeny Yes\n" if allowlist else ""))
+    conf_path = _prepare(lab, Case(conf, {"filter": entry + "\n"}))
+    result = convert_file(conf_path, ConvertOptions(squid_version=SquidVersion.V5))
+    found = [d for d in result.report if d.data.get("proof") == "witness" and d.data.get("probed") is False]
+    assert len(found) == 1, [d.to_record() for d in result.report]
+    request, refused_by = str(found[0].data["witness"]), found[0].data["refused_by"]
+    assert request.startswith("GET http://[")
+    tp = lab.start_tinyproxy(conf_path.read_text())
+    sq = lab.start_squid(result.files["squid.conf"].text)
+    answers = {"tinyproxy": _ask(tp.port, request), "squid": _ask(sq.port, request)}
+    admitted = "squid" if refused_by == "tinyproxy" else "tinyproxy"
+    assert answers[refused_by][0] == 403, (request, answers)
+    assert answers[admitted] == (200, "parent"), (request, answers)
+
+
+def test_the_unspecified_address_is_tested_as_sent(tinyproxy_bin, squid_bin, lab):
+    """squid keeps ``[0::]`` as ``0::`` (Ip::Address::isAnyAddr): ``^0::$`` blocks it on both sides, so
+    the proof calls the entry equivalent, and both real proxies refuse the request."""
+    from tinysquid.convert import ConvertOptions, SquidVersion, convert_file
+
+    conf_path = _prepare(lab, Case("Timeout 5\nupstream http 127.0.0.1:@PARENT_PORT@\nFilter \"@FILE:filter@\"\n"
+                                   "FilterExtended On\n", {"filter": "^0::$\n"}))
+    result = convert_file(conf_path, ConvertOptions(squid_version=SquidVersion.V5))
+    assert not any(d.data.get("proof") in ("witness", "unproven") for d in result.report)
+    tp = lab.start_tinyproxy(conf_path.read_text())
+    sq = lab.start_squid(result.files["squid.conf"].text)
+    for line in ("GET http://[0::]/", "GET http://[0:0::]/"):
+        want = 403 if line == "GET http://[0::]/" else 200
+        assert _ask(tp.port, line)[0] == want and _ask(sq.port, line)[0] == want, line

@@ -17,7 +17,7 @@ The subjects compared (the domain; stated in docs/proof.md): host names made of 
 ``h``), minus the numeric spellings squid rewrites to a dotted quad (``2130706433``, ``0x7f.1``),
 plus canonical dotted quads. In URL mode: ``http://host/path`` with a lower-case host and no
 ``%``-escape or explicit port (squid's normalised URL is then the same string), and ``host:port``
-for CONNECT. IPv6 literals are outside the domain.
+for CONNECT. IPv6 literals are compared after the names, over every spelling (:mod:`.ipv6`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from tinysquid.diagnostics.model import Diagnostic, Span, Status, make
 from tinysquid.policy import automata as fa
 from tinysquid.policy import ir
 from tinysquid.policy import posix_regex as rx
+from tinysquid.proof import ipv6
 from tinysquid.squid.acls import AclValue, dest_acl_values
 
 SOURCE = "proof"
@@ -110,21 +111,6 @@ def _hexlike() -> fa.DFA:
     return _nfa("^(http://)?[0-9A-Fa-f:.]+([/:].*)?$")
 
 
-def _v6_alternatives(h: str) -> str:
-    """Every IPv6 address text without an embedded IPv4 part (RFC 4291 2.2 forms 1 and 2)."""
-    return "|".join((f"({h}:){{7}}{h}", f"({h}:){{1,7}}:", f"({h}:){{1,6}}:{h}", f"({h}:){{1,5}}(:{h}){{1,2}}",
-                     f"({h}:){{1,4}}(:{h}){{1,3}}", f"({h}:){{1,3}}(:{h}){{1,4}}", f"({h}:){{1,2}}(:{h}){{1,5}}",
-                     f"{h}:(:{h}){{1,6}}", f":((:{h}){{1,7}}|:)"))
-
-
-@lru_cache(maxsize=1)
-def _v6_domains() -> tuple[fa.DFA, fa.DFA]:
-    """(what tinyproxy searches for an IPv6 literal: the address as sent, brackets stripped; what
-    squid searches: the address in brackets, lower case, as squid prints it)."""
-    return (_nfa("^(" + _v6_alternatives("[0-9A-Fa-f]{1,4}") + ")$"),
-            _nfa("^\\[(" + _v6_alternatives("[0-9a-f]{1,4}") + ")\\]$"))
-
-
 #: Spellings of ``::1`` and ``::`` tried first: a witness there is a probe that stays on this host.
 _LOOPBACK_SPELLINGS = ("::1", "0::1", "::0:1", "0:0::1", "::0001", "0:0:0:0:0:0:0:1",
                        "0000:0000:0000:0000:0000:0000:0000:0001", "::", "0::", "::0", "0:0::", "0:0:0:0:0:0:0:0")
@@ -139,41 +125,27 @@ def is_local_witness(host: str) -> bool:
     return addr.is_loopback or addr.is_unspecified
 
 
-#: IPv6 hosts each side's language is sampled on (shortest first) when either matches any.
-IPV6_SAMPLES = 24
-
-
 def _ipv6_verdict(left: fa.NFA, right: fa.NFA) -> Verdict | None:
-    """IPv6 literals, which squid tests as ``[compressed]`` and tinyproxy as sent: None when
-    neither side matches any; a witness when a sampled address is decided differently; else
-    unproven (both sides match some, and the spellings of an address are not modelled)."""
-    raw_domain, seen_domain = _v6_domains()
-    ldfa, rdfa = fa.determinize(left), fa.determinize(right)
-    ours = fa.samples(ldfa, [(raw_domain, True)], limit=IPV6_SAMPLES)
-    theirs = fa.samples(rdfa, [(seen_domain, True)], limit=IPV6_SAMPLES)
-    if not ours and not theirs:
-        return None
-    if (fa.compare(ldfa, raw_domain, [(raw_domain, True)]).witness is None
-            and fa.compare(rdfa, seen_domain, [(seen_domain, True)]).witness is None):
-        return None  # every IPv6 literal, on both sides
-    tried = 0
-    for raw in (*_LOOPBACK_SPELLINGS, *ours, *(t[1:-1] for t in theirs)):
-        try:
-            addr = ipaddress.IPv6Address(raw)
-        except ValueError:
-            continue
-        if addr.ipv4_mapped is not None:
-            continue  # squid tests ::ffff:a.b.c.d as the IPv4 address
-        tried += 1
-        seen = f"[{addr.compressed}]"
-        in_left, in_right = ldfa.accepts(raw), rdfa.accepts(seen)
-        if in_left != in_right:
-            return Verdict(WITNESS, f"an IPv6 literal: squid tests it as {seen}", raw, f"GET http://[{raw}]/",
-                           in_left, seen=seen)
-    example = f"[{(ours or [t[1:-1] for t in theirs])[0]}]"
-    return Verdict(UNPROVEN, f"IPv6 address hosts match on both sides (e.g. {example}): squid tests the compressed "
-                             f"lower-case address in brackets, tinyproxy the spelling sent; {tried} addresses "
-                             "sampled, all decided alike, the other spellings not compared", code="TS809")
+    """IPv6 literals (:mod:`tinysquid.proof.ipv6`: every address, every spelling; tinyproxy on the
+    text as sent, squid on ``[inet_ntop]``): None when both sides decide every one alike, else a
+    witness (a spelling of ``::1`` or ``::`` first, so that it can be probed)."""
+    ldfa = fa.determinize(left, alphabet=ipv6.TEXT_CHARS)
+    rdfa = fa.determinize(right, alphabet=ipv6.SEEN_CHARS)
+    for raw in _LOOPBACK_SPELLINGS:
+        seen = ipv6.squid_host(raw) or ""
+        in_left = ldfa.accepts(raw)
+        if in_left != rdfa.accepts(seen):
+            return _v6_witness(raw, seen, in_left)
+    try:
+        found = ipv6.difference(ldfa, rdfa)
+    except fa.BudgetExceeded as exc:
+        return Verdict(UNPROVEN, f"IPv6 address hosts not compared: {exc}", code="TS809")
+    return None if found is None else _v6_witness(found.text, found.seen, found.in_left)
+
+
+def _v6_witness(raw: str, seen: str, in_left: bool) -> Verdict:
+    how = f"as {seen}" if seen.startswith("[") else f"as {seen!r}, without brackets"
+    return Verdict(WITNESS, f"an IPv6 literal: squid tests it {how}", raw, f"GET http://[{raw}]/", in_left, seen=seen)
 
 
 def sample_domains() -> tuple[tuple[tuple[fa.DFA, bool], ...], ...]:

@@ -52,9 +52,11 @@ CODES: tuple[CodeInfo, ...] = (
              "reverse-DNS name) has no model; the reverse-DNS suffix match itself is compared as automata.",
              "Write the entry with a leading dot (reverse DNS only), or as numeric Allow/Deny lines.", A),
     CodeInfo("TS809", "proof-ipv6-unproven", W,
-             "A filter pattern decides IPv6 address hosts in a way not proven: both sides match some (compared "
-             "on samples only), or a witness outside ::1 / :: that verify does not send.",
-             "tinyproxy searches the address as the client wrote it, squid its compressed, lower-case form in "
-             "brackets; the proof decides only whether either side matches any IPv6 host at all.",
+             "A filter pattern decides IPv6 address hosts in a way not confirmed: a witness outside ::1 / :: "
+             "that verify does not send, or a comparison not made (over its budget, or a filter over 2,000 "
+             "entries).",
+             "tinyproxy searches the address as the client wrote it, squid glibc's inet_ntop form in brackets; "
+             "every address and spelling is compared (docs/proof.md). A witness elsewhere than ::1 / :: is not "
+             "sent by verify: the proxy that admits it would connect to that address.",
              "Anchor the pattern on a name, or add the IPv6 destinations as dst lines knowingly.", A),
 )
