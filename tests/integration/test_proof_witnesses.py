@@ -105,7 +105,8 @@ def _ask(port: int, request_line: str) -> tuple[int, str]:
     """Send one request to a proxy on 127.0.0.1; (status, X-Served-By)."""
     import socket
 
-    host = request_line.split("http://", 1)[1].split("/", 1)[0]
+    target = request_line.split(" ", 1)[1]
+    host = target.split("http://", 1)[1].split("/", 1)[0] if "http://" in target else target
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(f"{request_line} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
         data = b""
@@ -155,3 +156,43 @@ def test_the_unspecified_address_is_tested_as_sent(tinyproxy_bin, squid_bin, lab
     for line in ("GET http://[0::]/", "GET http://[0:0::]/"):
         want = 403 if line == "GET http://[0::]/" else 200
         assert _ask(tp.port, line)[0] == want and _ask(sq.port, line)[0] == want, line
+
+
+def test_a_connect_without_a_port_is_a_url_witness(tinyproxy_bin, squid_bin, lab):
+    """FilterURLs: tinyproxy searches ``0.0.0.0`` for ``CONNECT 0.0.0.0``, squid 5.7/6.13 its URL
+    ``0.0.0.0:443`` (the port it assumes): a blocklist ``^[0-9.]+$`` refuses the request in tinyproxy
+    only. The proof names that request; both real proxies confirm it (0.0.0.0 is this host)."""
+    from tinysquid.convert import ConvertOptions, SquidVersion, convert_file
+
+    conf_path = _prepare(lab, Case("Timeout 5\nFilterURLs On\nFilterExtended On\nFilter \"@FILE:filter@\"\n",
+                                   {"filter": "^[0-9.]+$\n"}))
+    result = convert_file(conf_path, ConvertOptions(squid_version=SquidVersion.V5))
+    found = [d for d in result.report if d.data.get("proof") == "witness"]
+    assert [(d.code, d.data["witness"], d.data["refused_by"], d.data.get("probed")) for d in found] == [
+        ("TS810", "CONNECT 0.0.0.0", "tinyproxy", False)], [d.to_record() for d in result.report]
+    tp = lab.start_tinyproxy(conf_path.read_text())
+    sq = lab.start_squid(result.files["squid.conf"].text)
+    assert _ask(tp.port, "CONNECT 0.0.0.0")[0] == 403
+    assert _ask(tp.port, "CONNECT 0.0.0.0:443")[0] != 403  # the port spelled out: tinyproxy admits it
+    status = _ask(sq.port, "CONNECT 0.0.0.0")[0]
+    assert status != 403, status  # admitted: squid tried 0.0.0.0:443
+    assert _ask(sq.port, "CONNECT 0.0.0.0:443")[0] == status  # the same request as squid sees it
+
+
+def test_a_url_without_a_path_is_a_url_witness(tinyproxy_bin, squid_bin, lab):
+    """FilterURLs: squid's URL for ``GET http://ads.example`` is ``http://ads.example/``, so a blocklist
+    ``^http://ads\\.example/`` refuses it in squid only; the witness probe keeps the spelling."""
+    from tinysquid.convert import ConvertOptions, SquidVersion, convert_file
+
+    conf_path = _prepare(lab, Case("Timeout 5\nFilterURLs On\nFilterExtended On\nFilter \"@FILE:filter@\"\n",
+                                   {"filter": "^http://ads\\.example/\n"}))
+    result = convert_file(conf_path, ConvertOptions(squid_version=SquidVersion.V5))
+    assert result.policy is not None
+    probes = witness_probes(result.policy, http_port=0)
+    assert [(p.raw, p.why.split(": ")[-1]) for p in probes] == [("http://ads.example", "narrowing, squid refuses it")]
+    lab.hosts.add("ads.example")
+    tp = lab.start_tinyproxy(conf_path.read_text())
+    sq = lab.start_squid(result.files["squid.conf"].text)
+    assert _ask(sq.port, "GET http://ads.example")[0] == 403
+    assert _ask(tp.port, "GET http://ads.example")[0] != 403  # admitted (nothing answers on port 80)
+    assert _ask(tp.port, "GET http://ads.example/")[0] == 403  # the URL squid tests: tinyproxy refuses it too

@@ -30,10 +30,12 @@ from types import MappingProxyType
 
 from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import Diagnostic, Span, Status, make
+from tinysquid.options import SquidVersion
 from tinysquid.policy import automata as fa
 from tinysquid.policy import ir
 from tinysquid.policy import posix_regex as rx
-from tinysquid.proof import ipv6
+from tinysquid.proof import ipv6 as v6
+from tinysquid.proof import urls
 from tinysquid.squid.acls import AclValue, dest_acl_values
 
 SOURCE = "proof"
@@ -129,15 +131,15 @@ def _ipv6_verdict(left: fa.NFA, right: fa.NFA) -> Verdict | None:
     """IPv6 literals (:mod:`tinysquid.proof.ipv6`: every address, every spelling; tinyproxy on the
     text as sent, squid on ``[inet_ntop]``): None when both sides decide every one alike, else a
     witness (a spelling of ``::1`` or ``::`` first, so that it can be probed)."""
-    ldfa = fa.determinize(left, alphabet=ipv6.TEXT_CHARS)
-    rdfa = fa.determinize(right, alphabet=ipv6.SEEN_CHARS)
+    ldfa = fa.determinize(left, alphabet=v6.TEXT_CHARS)
+    rdfa = fa.determinize(right, alphabet=v6.SEEN_CHARS)
     for raw in _LOOPBACK_SPELLINGS:
-        seen = ipv6.squid_host(raw) or ""
+        seen = v6.squid_host(raw) or ""
         in_left = ldfa.accepts(raw)
         if in_left != rdfa.accepts(seen):
             return _v6_witness(raw, seen, in_left)
     try:
-        found = ipv6.difference(ldfa, rdfa)
+        found = v6.difference(ldfa, rdfa)
     except fa.BudgetExceeded as exc:
         return Verdict(UNPROVEN, f"IPv6 address hosts not compared: {exc}", code="TS809")
     return None if found is None else _v6_witness(found.text, found.seen, found.in_left)
@@ -286,11 +288,14 @@ _SAME_EXPRESSION = Verdict(EQUIVALENT, "same expression, same flags")
 
 _URL_SCOPE = ("equivalent on canonical requests (a lower-case host, no %-escape, no explicit port); squid "
               "matches the normalised URL, so a request spelled otherwise is not compared")
+_URL_SPELLINGS = ("equal on every request spelling squid normalises that was compared (host case, trailing "
+                  "dots, an explicit or default port, no path, a CONNECT without a port); not compared: "
+                  + urls.NOT_COMPARED)
 
 
 @lru_cache(maxsize=8192)
 def prove(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValue, ...],
-          subject: ir.MatchSubject, ipv6: bool = True) -> Verdict:
+          subject: ir.MatchSubject, ipv6: bool = True, connect_default_port: bool = True) -> Verdict:
     """The verdict for one entry taken alone (cached: a filter repeats shapes, convert reruns).
 
     On names (and canonical URLs) the languages are compared exactly; then, in host mode, IPv6
@@ -302,7 +307,7 @@ def prove(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValu
     if verdict.proof != EQUIVALENT:
         return verdict
     if subject is not _HOST:
-        return Verdict(UNPROVEN, _URL_SCOPE, code="TS803")
+        return _url_verdict(source, syntax, cs, values, connect_default_port)
     if not ipv6:
         return Verdict(UNPROVEN, f"equal on names; IPv6 literals not compared (~3 ms an entry): the filter has "
                                  f"more than {MAX_IPV6_ENTRIES} entries", code="TS809")
@@ -311,6 +316,22 @@ def prove(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValu
     except (fa.Unsupported, rx.RegexError, RecursionError) as exc:
         return Verdict(UNPROVEN, f"IPv6 literals not compared: {exc}", code="TS809")
     return verdict if v6 is None else v6
+
+
+def _url_verdict(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValue, ...],
+                 connect_default_port: bool) -> Verdict:
+    """URL mode, after the canonical URLs are proven equal: the request spellings squid normalises
+    (:mod:`.urls`); a witness, or unproven with what was and was not compared."""
+    try:
+        left = fa.determinize(_tinyproxy_nfa(source, syntax, cs))
+        right = fa.determinize(_squid_nfa(values, _URL)[0])
+        found = urls.difference(left, right, connect_default_port=connect_default_port)
+    except (fa.Unsupported, rx.RegexError, RecursionError) as exc:
+        return Verdict(UNPROVEN, f"{_URL_SCOPE}; the other spellings were not compared: {exc}", code="TS803")
+    if found is None:
+        return Verdict(UNPROVEN, _URL_SPELLINGS, code="TS803")
+    return Verdict(WITNESS, f"squid's url_regex tests {found.seen!r}", found.text, request_line(found.text, _URL),
+                   found.in_left, seen=found.seen)
 
 
 def _prove_names(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValue, ...],
@@ -390,12 +411,13 @@ MAX_IPV6_ENTRIES = 2000
 MAX_POLICY_CHECK = 5000  # entries; above it a witness is reported per entry, unchecked against the rest
 
 
-def prove_destinations(dest: ir.DestPolicy) -> list[Verdict]:
+def prove_destinations(dest: ir.DestPolicy, squid_version: SquidVersion | None = None) -> list[Verdict]:
     """One verdict per pattern of ``dest``; a witness is checked against the whole filter (another
     entry may decide the same request alike on both sides) and replaced when it is masked."""
     values = [dest_acl_values(p, dest) for p in dest.patterns]
     ipv6 = len(dest.patterns) <= MAX_IPV6_ENTRIES
-    verdicts = [prove(p.source_text, p.syntax, p.case_sensitive, v, dest.subject, ipv6)
+    connect_default_port = squid_version is not SquidVersion.V7  # squid 7 refuses a CONNECT without a port
+    verdicts = [prove(p.source_text, p.syntax, p.case_sensitive, v, dest.subject, ipv6, connect_default_port)
                 for p, v in zip(dest.patterns, values, strict=False)]
     if not any(v.proof == WITNESS for v in verdicts) or len(dest.patterns) > MAX_POLICY_CHECK:
         return verdicts
@@ -405,7 +427,7 @@ def prove_destinations(dest: ir.DestPolicy) -> list[Verdict]:
             continue
         if whole.sides(v.subject, skip=i, seen=v.seen) == (False, False):
             continue  # no other entry decides it: the witness stands for the whole filter
-        if v.seen is not None:
+        if v.seen is not None and dest.subject is _HOST:
             verdicts[i] = Verdict(UNPROVEN, f"the entry decides {v.request} differently from its squid form "
                                             f"({v.reason}), but other entries also match it; no other IPv6 "
                                             "address was searched", code="TS809")
@@ -457,12 +479,12 @@ def _unmasked(dest: ir.DestPolicy, values: list[tuple[AclValue, ...]], i: int, v
 _EQUIV_DATA = MappingProxyType({"proof": EQUIVALENT})
 
 
-def check_policy(policy: ir.Policy, report: Report) -> None:
+def check_policy(policy: ir.Policy, report: Report, squid_version: SquidVersion | None = None) -> None:
     """Prove every destination pattern; record each verdict in the report (TS800–TS829)."""
     dest = policy.destinations
     if dest is None or not dest.patterns:
         return
-    verdicts = prove_destinations(dest)
+    verdicts = prove_destinations(dest, squid_version)
     line_index: dict[tuple[str, int], int] = {}
     for k, d in enumerate(report.diagnostics):
         if d.span is not None and d.status is not None:
@@ -499,7 +521,13 @@ def _finding(pat: ir.DestPattern, v: Verdict, dest: ir.DestPolicy) -> Diagnostic
     accepted = "tinyproxy" if refused == "squid" else "squid"
     msg = (f"filter pattern {pat.source_text!r}: {direction}: {accepted} admits `{v.request}`, "
            f"{refused} refuses it")
-    if v.seen is not None:
+    if v.seen is not None and dest.subject is _URL:
+        msg += f" (squid's url_regex tests `{v.seen}`)"
+        if v.request and v.request.startswith("CONNECT ") and ":" not in v.request:
+            record["probed"] = False
+            return make("TS810", msg + "; verify does not send it (a CONNECT without a port)", source=SOURCE,
+                        span=pat.origin, data=record)
+    elif v.seen is not None:
         msg += f" (squid tests the host as {v.seen})"
         if v.subject is not None and not is_local_witness(v.subject):
             record["probed"] = False

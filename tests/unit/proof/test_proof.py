@@ -178,7 +178,28 @@ def test_a_non_local_ipv6_witness_is_reported_not_probed(tmp_path):
     assert res.policy is not None and witness_probes(res.policy) == []
 
 
-def test_url_mode_equivalence_is_scoped_to_canonical_requests(tmp_path):
-    _res, doc = _convert(tmp_path, "^http://ads\\.example/\n", "FilterURLs On\nFilterType ere\n")
+def test_url_mode_compares_request_spellings(tmp_path):
+    # squid's URL for "GET http://ads.example" (no path) is "http://ads.example/": the blocklist
+    # entry refuses it in squid only
+    res, doc = _convert(tmp_path, "^http://ads\\.example/\n", "FilterURLs On\nFilterType ere\n")
+    f = next(f for f in doc["findings"] if f["code"] == "TS802")
+    assert f["data"]["witness"] == "GET http://ads.example" and f["data"]["refused_by"] == "squid"
+    from tinysquid.verify.probes import witness_probes
+
+    assert res.policy is not None
+    assert [p.raw for p in witness_probes(res.policy)] == ["http://ads.example"]  # sent verbatim
+    (tmp_path / "b").mkdir()
+    _res, doc = _convert(tmp_path / "b", "^http://[^/]*/private/\n", "FilterURLs On\nFilterType ere\n")
     f = next(f for f in doc["findings"] if f["code"] == "TS803")
-    assert f["data"]["proof"] == "unproven" and "canonical requests" in f["data"]["reason"]
+    assert f["data"]["proof"] == "unproven" and "not compared: %-escapes" in f["data"]["reason"]
+
+
+@pytest.mark.parametrize("version,want", [(None, "witness"), ("7", "unproven")])
+def test_a_connect_without_a_port_is_a_witness_before_squid_7(version, want):
+    from tinysquid.options import SquidVersion
+
+    dest = ir.DestPolicy(ir.MatchSubject.URL, ir.Action.ALLOW, (ir.DestPattern("^[0-9.]+$", False, ERE, "^[0-9.]+$"),))
+    v = pc.prove_destinations(dest, SquidVersion(version) if version else None)[0]
+    assert v.proof == want
+    if want == "witness":
+        assert (v.request, v.seen, v.refused_by(dest)) == ("CONNECT 0.0.0.0", "0.0.0.0:443", "tinyproxy")

@@ -59,4 +59,10 @@ CODES: tuple[CodeInfo, ...] = (
              "every address and spelling is compared (docs/proof.md). A witness elsewhere than ::1 / :: is not "
              "sent by verify: the proxy that admits it would connect to that address.",
              "Anchor the pattern on a name, or add the IPv6 destinations as dst lines knowingly.", A),
+    CodeInfo("TS810", "proof-portless-connect-witness", W,
+             "A FilterURLs entry decides a CONNECT without a port differently in squid (the witness).",
+             "tinyproxy searches the request-target as sent (`host`), squid 5.7/6.13 the authority it assumes "
+             "(`host:443`); no squid ACL sees the difference. Clients write the port; verify cannot send such a "
+             "request, so this is a warning (the integration tests confirm it through both proxies).",
+             "Anchor the entry so that it also matches `host:443`, or accept the difference knowingly.", A),
 )
