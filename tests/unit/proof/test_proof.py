@@ -203,3 +203,15 @@ def test_a_connect_without_a_port_is_a_witness_before_squid_7(version, want):
     assert v.proof == want
     if want == "witness":
         assert (v.request, v.seen, v.refused_by(dest)) == ("CONNECT 0.0.0.0", "0.0.0.0:443", "tinyproxy")
+
+
+@pytest.mark.parametrize("filter_text,extra,code", [
+    ("10.137.255.254\n", "", "TS809"),  # an IPv6 witness verify does not send: [::a89:fffe]
+    ("^[0-9.]+$\n", "FilterURLs On\nFilterType ere\n", "TS810"),  # CONNECT 0.0.0.0
+])
+def test_unsent_witnesses_are_warnings_that_strict_fails(tmp_path, filter_text, extra, code):
+    res, doc = _convert(tmp_path, filter_text, extra)
+    f = next(f for f in doc["findings"] if f["code"] == code)
+    assert f["data"]["proof"] == "witness" and f["data"]["probed"] is False
+    assert res.report.exit_code() is ExitCode.OK
+    assert res.report.exit_code(strict=True) is ExitCode.FINDINGS
