@@ -195,6 +195,7 @@ def difference(left: fa.DFA, right: fa.DFA, *, connect_default_port: bool = True
         parent[node] = None
         queue.append(node)
     memo: dict[tuple[int, int, int, int, int, int], list[tuple[Node, str, str]]] = {}
+    classes: dict[tuple[int, int], list[str]] = {}
     while queue:
         node = queue.popleft()
         st, q, r, n, d = node
@@ -215,7 +216,10 @@ def difference(left: fa.DFA, right: fa.DFA, *, connect_default_port: bool = True
             if steps is None:
                 steps = []
                 seen_keys: set[tuple[int, int, int, int]] = set()
-                for c in chars:
+                reps = classes.get((st, ei))
+                if reps is None:
+                    reps = classes[(st, ei)] = _representatives(chars, how, (left, right, num, quad))
+                for c in reps:
                     tt, ss = how(c)
                     nxt = (target, _walk(left, q, tt), _walk(right, r, ss), _walk(num, n, tt), _walk(quad, d, tt))
                     k = nxt[1:]
@@ -230,6 +234,19 @@ def difference(left: fa.DFA, right: fa.DFA, *, connect_default_port: bool = True
                         raise fa.BudgetExceeded(f"the URL comparison needed more than {budget} states")
                     queue.append(child)
     return None
+
+
+def _representatives(chars: str, how: Callable[[str], tuple[str, str]], dfas: tuple[fa.DFA, ...]) -> list[str]:
+    """One character of ``chars`` per combination of classes the four automata see (tinyproxy's
+    text, squid's text, the two numeric-host checks on tinyproxy's text)."""
+    left, right, num, quad = dfas
+    out: dict[tuple[tuple[int, ...], ...], str] = {}
+    for c in chars:
+        tt, ss = how(c)
+        key = (tuple(left.cls_of[x] for x in tt), tuple(right.cls_of[x] for x in ss),
+               tuple(num.cls_of[x] for x in tt), tuple(quad.cls_of[x] for x in tt))
+        out.setdefault(key, c)
+    return list(out.values())
 
 
 def _walk(dfa: fa.DFA, q: int, text: str) -> int:

@@ -215,3 +215,10 @@ def test_unsent_witnesses_are_warnings_that_strict_fails(tmp_path, filter_text, 
     assert f["data"]["proof"] == "witness" and f["data"]["probed"] is False
     assert res.report.exit_code() is ExitCode.OK
     assert res.report.exit_code(strict=True) is ExitCode.FINDINGS
+
+
+def test_large_url_filters_skip_the_spelling_comparison(monkeypatch):
+    monkeypatch.setattr(pc, "MAX_IPV6_ENTRIES", 1)
+    pats = tuple(ir.DestPattern(s, False, ERE, s) for s in ("^http://a\\.example/", "^http://b\\.example/"))
+    verdicts = pc.prove_destinations(ir.DestPolicy(URL, ir.Action.ALLOW, pats))
+    assert [v.proof for v in verdicts] == ["unproven", "unproven"] and "more than 1 entries" in verdicts[0].reason
