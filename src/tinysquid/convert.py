@@ -103,7 +103,7 @@ def emit(loaded: LoadedConfig, options: ConvertOptions | None = None) -> Convert
     from tinysquid.proof.check import check_policy  # each pattern's squid form proven, or a witness
     from tinysquid.proof.sites import check_sites  # upstream sites and client host names, likewise
 
-    check_policy(policy, report)
+    check_policy(policy, report, options.squid_version)
     check_sites(policy, report)
     settle_line_statuses(report)
     apply_ignore(report, options)

@@ -17,7 +17,7 @@ The subjects compared (the domain; stated in docs/proof.md): host names made of 
 ``h``), minus the numeric spellings squid rewrites to a dotted quad (``2130706433``, ``0x7f.1``),
 plus canonical dotted quads. In URL mode: ``http://host/path`` with a lower-case host and no
 ``%``-escape or explicit port (squid's normalised URL is then the same string), and ``host:port``
-for CONNECT. IPv6 literals are outside the domain.
+for CONNECT. IPv6 literals are compared after the names, over every spelling (:mod:`.ipv6`).
 """
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ from types import MappingProxyType
 
 from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import Diagnostic, Span, Status, make
+from tinysquid.options import SquidVersion
 from tinysquid.policy import automata as fa
 from tinysquid.policy import ir
 from tinysquid.policy import posix_regex as rx
+from tinysquid.proof import ipv6 as v6
+from tinysquid.proof import urls
 from tinysquid.squid.acls import AclValue, dest_acl_values
 
 SOURCE = "proof"
@@ -110,21 +113,6 @@ def _hexlike() -> fa.DFA:
     return _nfa("^(http://)?[0-9A-Fa-f:.]+([/:].*)?$")
 
 
-def _v6_alternatives(h: str) -> str:
-    """Every IPv6 address text without an embedded IPv4 part (RFC 4291 2.2 forms 1 and 2)."""
-    return "|".join((f"({h}:){{7}}{h}", f"({h}:){{1,7}}:", f"({h}:){{1,6}}:{h}", f"({h}:){{1,5}}(:{h}){{1,2}}",
-                     f"({h}:){{1,4}}(:{h}){{1,3}}", f"({h}:){{1,3}}(:{h}){{1,4}}", f"({h}:){{1,2}}(:{h}){{1,5}}",
-                     f"{h}:(:{h}){{1,6}}", f":((:{h}){{1,7}}|:)"))
-
-
-@lru_cache(maxsize=1)
-def _v6_domains() -> tuple[fa.DFA, fa.DFA]:
-    """(what tinyproxy searches for an IPv6 literal: the address as sent, brackets stripped; what
-    squid searches: the address in brackets, lower case, as squid prints it)."""
-    return (_nfa("^(" + _v6_alternatives("[0-9A-Fa-f]{1,4}") + ")$"),
-            _nfa("^\\[(" + _v6_alternatives("[0-9a-f]{1,4}") + ")\\]$"))
-
-
 #: Spellings of ``::1`` and ``::`` tried first: a witness there is a probe that stays on this host.
 _LOOPBACK_SPELLINGS = ("::1", "0::1", "::0:1", "0:0::1", "::0001", "0:0:0:0:0:0:0:1",
                        "0000:0000:0000:0000:0000:0000:0000:0001", "::", "0::", "::0", "0:0::", "0:0:0:0:0:0:0:0")
@@ -139,41 +127,27 @@ def is_local_witness(host: str) -> bool:
     return addr.is_loopback or addr.is_unspecified
 
 
-#: IPv6 hosts each side's language is sampled on (shortest first) when either matches any.
-IPV6_SAMPLES = 24
-
-
 def _ipv6_verdict(left: fa.NFA, right: fa.NFA) -> Verdict | None:
-    """IPv6 literals, which squid tests as ``[compressed]`` and tinyproxy as sent: None when
-    neither side matches any; a witness when a sampled address is decided differently; else
-    unproven (both sides match some, and the spellings of an address are not modelled)."""
-    raw_domain, seen_domain = _v6_domains()
-    ldfa, rdfa = fa.determinize(left), fa.determinize(right)
-    ours = fa.samples(ldfa, [(raw_domain, True)], limit=IPV6_SAMPLES)
-    theirs = fa.samples(rdfa, [(seen_domain, True)], limit=IPV6_SAMPLES)
-    if not ours and not theirs:
-        return None
-    if (fa.compare(ldfa, raw_domain, [(raw_domain, True)]).witness is None
-            and fa.compare(rdfa, seen_domain, [(seen_domain, True)]).witness is None):
-        return None  # every IPv6 literal, on both sides
-    tried = 0
-    for raw in (*_LOOPBACK_SPELLINGS, *ours, *(t[1:-1] for t in theirs)):
-        try:
-            addr = ipaddress.IPv6Address(raw)
-        except ValueError:
-            continue
-        if addr.ipv4_mapped is not None:
-            continue  # squid tests ::ffff:a.b.c.d as the IPv4 address
-        tried += 1
-        seen = f"[{addr.compressed}]"
-        in_left, in_right = ldfa.accepts(raw), rdfa.accepts(seen)
-        if in_left != in_right:
-            return Verdict(WITNESS, f"an IPv6 literal: squid tests it as {seen}", raw, f"GET http://[{raw}]/",
-                           in_left, seen=seen)
-    example = f"[{(ours or [t[1:-1] for t in theirs])[0]}]"
-    return Verdict(UNPROVEN, f"IPv6 address hosts match on both sides (e.g. {example}): squid tests the compressed "
-                             f"lower-case address in brackets, tinyproxy the spelling sent; {tried} addresses "
-                             "sampled, all decided alike, the other spellings not compared", code="TS809")
+    """IPv6 literals (:mod:`tinysquid.proof.ipv6`: every address, every spelling; tinyproxy on the
+    text as sent, squid on ``[inet_ntop]``): None when both sides decide every one alike, else a
+    witness (a spelling of ``::1`` or ``::`` first, so that it can be probed)."""
+    ldfa = fa.determinize(left, alphabet=v6.TEXT_CHARS)
+    rdfa = fa.determinize(right, alphabet=v6.SEEN_CHARS)
+    for raw in _LOOPBACK_SPELLINGS:
+        seen = v6.squid_host(raw) or ""
+        in_left = ldfa.accepts(raw)
+        if in_left != rdfa.accepts(seen):
+            return _v6_witness(raw, seen, in_left)
+    try:
+        found = v6.difference(ldfa, rdfa)
+    except fa.BudgetExceeded as exc:
+        return Verdict(UNPROVEN, f"IPv6 address hosts not compared: {exc}", code="TS809")
+    return None if found is None else _v6_witness(found.text, found.seen, found.in_left)
+
+
+def _v6_witness(raw: str, seen: str, in_left: bool) -> Verdict:
+    how = f"as {seen}" if seen.startswith("[") else f"as {seen!r}, without brackets"
+    return Verdict(WITNESS, f"an IPv6 literal: squid tests it {how}", raw, f"GET http://[{raw}]/", in_left, seen=seen)
 
 
 def sample_domains() -> tuple[tuple[tuple[fa.DFA, bool], ...], ...]:
@@ -314,11 +288,14 @@ _SAME_EXPRESSION = Verdict(EQUIVALENT, "same expression, same flags")
 
 _URL_SCOPE = ("equivalent on canonical requests (a lower-case host, no %-escape, no explicit port); squid "
               "matches the normalised URL, so a request spelled otherwise is not compared")
+_URL_SPELLINGS = ("equal on every request spelling squid normalises that was compared (host case, trailing "
+                  "dots, an explicit or default port, no path, a CONNECT without a port); not compared: "
+                  + urls.NOT_COMPARED)
 
 
 @lru_cache(maxsize=8192)
 def prove(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValue, ...],
-          subject: ir.MatchSubject, ipv6: bool = True) -> Verdict:
+          subject: ir.MatchSubject, ipv6: bool = True, connect_default_port: bool = True) -> Verdict:
     """The verdict for one entry taken alone (cached: a filter repeats shapes, convert reruns).
 
     On names (and canonical URLs) the languages are compared exactly; then, in host mode, IPv6
@@ -330,7 +307,10 @@ def prove(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValu
     if verdict.proof != EQUIVALENT:
         return verdict
     if subject is not _HOST:
-        return Verdict(UNPROVEN, _URL_SCOPE, code="TS803")
+        if not ipv6:
+            return Verdict(UNPROVEN, f"{_URL_SCOPE}; the other spellings were not compared (~15 ms an entry): the "
+                                     f"filter has more than {MAX_IPV6_ENTRIES} entries", code="TS803")
+        return _url_verdict(source, syntax, cs, values, connect_default_port)
     if not ipv6:
         return Verdict(UNPROVEN, f"equal on names; IPv6 literals not compared (~3 ms an entry): the filter has "
                                  f"more than {MAX_IPV6_ENTRIES} entries", code="TS809")
@@ -339,6 +319,22 @@ def prove(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValu
     except (fa.Unsupported, rx.RegexError, RecursionError) as exc:
         return Verdict(UNPROVEN, f"IPv6 literals not compared: {exc}", code="TS809")
     return verdict if v6 is None else v6
+
+
+def _url_verdict(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValue, ...],
+                 connect_default_port: bool) -> Verdict:
+    """URL mode, after the canonical URLs are proven equal: the request spellings squid normalises
+    (:mod:`.urls`); a witness, or unproven with what was and was not compared."""
+    try:
+        left = fa.determinize(_tinyproxy_nfa(source, syntax, cs))
+        right = fa.determinize(_squid_nfa(values, _URL)[0])
+        found = urls.difference(left, right, connect_default_port=connect_default_port)
+    except (fa.Unsupported, rx.RegexError, RecursionError) as exc:
+        return Verdict(UNPROVEN, f"{_URL_SCOPE}; the other spellings were not compared: {exc}", code="TS803")
+    if found is None:
+        return Verdict(UNPROVEN, _URL_SPELLINGS, code="TS803")
+    return Verdict(WITNESS, f"squid's url_regex tests {found.seen!r}", found.text, request_line(found.text, _URL),
+                   found.in_left, seen=found.seen)
 
 
 def _prove_names(source: str, syntax: ir.PatternSyntax, cs: bool, values: tuple[AclValue, ...],
@@ -412,18 +408,20 @@ class _Filter:
         return tp, sq
 
 
-#: Filters with more entries than this skip the IPv6 comparison (about 3 ms for each entry that is
-#: not a literal domain); such entries are reported unproven (TS809), deterministically.
+#: Filters with more entries than this skip the IPv6 comparison (a few ms for each entry that is
+#: not a literal domain) and, in URL mode, the spelling comparison (~15 ms an entry); such entries
+#: are reported unproven (TS809 / TS803), deterministically.
 MAX_IPV6_ENTRIES = 2000
 MAX_POLICY_CHECK = 5000  # entries; above it a witness is reported per entry, unchecked against the rest
 
 
-def prove_destinations(dest: ir.DestPolicy) -> list[Verdict]:
+def prove_destinations(dest: ir.DestPolicy, squid_version: SquidVersion | None = None) -> list[Verdict]:
     """One verdict per pattern of ``dest``; a witness is checked against the whole filter (another
     entry may decide the same request alike on both sides) and replaced when it is masked."""
     values = [dest_acl_values(p, dest) for p in dest.patterns]
     ipv6 = len(dest.patterns) <= MAX_IPV6_ENTRIES
-    verdicts = [prove(p.source_text, p.syntax, p.case_sensitive, v, dest.subject, ipv6)
+    connect_default_port = squid_version is not SquidVersion.V7  # squid 7 refuses a CONNECT without a port
+    verdicts = [prove(p.source_text, p.syntax, p.case_sensitive, v, dest.subject, ipv6, connect_default_port)
                 for p, v in zip(dest.patterns, values, strict=False)]
     if not any(v.proof == WITNESS for v in verdicts) or len(dest.patterns) > MAX_POLICY_CHECK:
         return verdicts
@@ -433,7 +431,7 @@ def prove_destinations(dest: ir.DestPolicy) -> list[Verdict]:
             continue
         if whole.sides(v.subject, skip=i, seen=v.seen) == (False, False):
             continue  # no other entry decides it: the witness stands for the whole filter
-        if v.seen is not None:
+        if v.seen is not None and dest.subject is _HOST:
             verdicts[i] = Verdict(UNPROVEN, f"the entry decides {v.request} differently from its squid form "
                                             f"({v.reason}), but other entries also match it; no other IPv6 "
                                             "address was searched", code="TS809")
@@ -485,12 +483,12 @@ def _unmasked(dest: ir.DestPolicy, values: list[tuple[AclValue, ...]], i: int, v
 _EQUIV_DATA = MappingProxyType({"proof": EQUIVALENT})
 
 
-def check_policy(policy: ir.Policy, report: Report) -> None:
+def check_policy(policy: ir.Policy, report: Report, squid_version: SquidVersion | None = None) -> None:
     """Prove every destination pattern; record each verdict in the report (TS800–TS829)."""
     dest = policy.destinations
     if dest is None or not dest.patterns:
         return
-    verdicts = prove_destinations(dest)
+    verdicts = prove_destinations(dest, squid_version)
     line_index: dict[tuple[str, int], int] = {}
     for k, d in enumerate(report.diagnostics):
         if d.span is not None and d.status is not None:
@@ -527,7 +525,13 @@ def _finding(pat: ir.DestPattern, v: Verdict, dest: ir.DestPolicy) -> Diagnostic
     accepted = "tinyproxy" if refused == "squid" else "squid"
     msg = (f"filter pattern {pat.source_text!r}: {direction}: {accepted} admits `{v.request}`, "
            f"{refused} refuses it")
-    if v.seen is not None:
+    if v.seen is not None and dest.subject is _URL:
+        msg += f" (squid's url_regex tests `{v.seen}`)"
+        if v.request and v.request.startswith("CONNECT ") and ":" not in v.request:
+            record["probed"] = False
+            return make("TS810", msg + "; verify does not send it (a CONNECT without a port)", source=SOURCE,
+                        span=pat.origin, data=record)
+    elif v.seen is not None:
         msg += f" (squid tests the host as {v.seen})"
         if v.subject is not None and not is_local_witness(v.subject):
             record["probed"] = False

@@ -325,7 +325,10 @@ def _filter_witnesses(policy: ir.Policy, dest: ir.DestPolicy, http_port: int) ->
     for pat, verdict in zip(dest.patterns, proof_check.prove_destinations(dest), strict=False):
         if verdict.proof != proof_check.WITNESS or not verdict.request:
             continue
-        probe = _request_probe(verdict.request, http_port)
+        if dest.subject is ir.MatchSubject.URL and verdict.request.startswith("GET "):
+            probe = _url_probe(Method.GET, verdict.request[4:])  # verbatim: the spelling is the witness
+        else:
+            probe = _request_probe(verdict.request, http_port)
         if probe is None or not proof_check.is_local_witness(probe.host):
             continue  # an IPv6 witness outside ::1 / :: is reported, not sent (the proxy would connect there)
         where = f"{pat.origin}: " if pat.origin else ""

@@ -153,7 +153,8 @@ def test_masked_witness_is_replaced_or_unproven():
     ("^0::1$", False, ("witness", "0::1", "[::1]")),
     ("^::1$", False, ("witness", "0::1", "[::1]")),  # squid's re-anchored ^\[::1\]$ admits 0::1 too
     ("::1", True, ("witness", "::0:1", "[::1]")),
-    ("cafe", True, ("unproven", None, None)),  # both sides match IPv6 hosts: samples only (TS809)
+    # every spelling is compared (proof/ipv6.py): tinyproxy sees the dotted tail, squid "[::cafe]"
+    ("cafe", True, ("witness", "::0.0.202.254", "[::cafe]")),
     (".", False, ("equivalent", None, None)),  # every IPv6 literal on both sides
     ("^[a-z][a-z]*\\.example$", False, ("equivalent", None, None)),  # no IPv6 literal on either side
 ])
@@ -162,9 +163,8 @@ def test_ipv6_literals_are_compared(source, block, want):
     v = pc.prove_destinations(dest)[0]
     assert (v.proof, v.subject, v.seen) == want, v
     if v.proof == "witness":
-        assert v.request == f"GET http://[{v.subject}]/" and pc.is_local_witness(v.subject)
-    if v.proof == "unproven":
-        assert v.code == "TS809" and "IPv6" in v.reason
+        assert v.request == f"GET http://[{v.subject}]/"
+        assert pc.is_local_witness(v.subject) == (source != "cafe")
 
 
 def test_a_non_local_ipv6_witness_is_reported_not_probed(tmp_path):
@@ -178,7 +178,47 @@ def test_a_non_local_ipv6_witness_is_reported_not_probed(tmp_path):
     assert res.policy is not None and witness_probes(res.policy) == []
 
 
-def test_url_mode_equivalence_is_scoped_to_canonical_requests(tmp_path):
-    _res, doc = _convert(tmp_path, "^http://ads\\.example/\n", "FilterURLs On\nFilterType ere\n")
+def test_url_mode_compares_request_spellings(tmp_path):
+    # squid's URL for "GET http://ads.example" (no path) is "http://ads.example/": the blocklist
+    # entry refuses it in squid only
+    res, doc = _convert(tmp_path, "^http://ads\\.example/\n", "FilterURLs On\nFilterType ere\n")
+    f = next(f for f in doc["findings"] if f["code"] == "TS802")
+    assert f["data"]["witness"] == "GET http://ads.example" and f["data"]["refused_by"] == "squid"
+    from tinysquid.verify.probes import witness_probes
+
+    assert res.policy is not None
+    assert [p.raw for p in witness_probes(res.policy)] == ["http://ads.example"]  # sent verbatim
+    (tmp_path / "b").mkdir()
+    _res, doc = _convert(tmp_path / "b", "^http://[^/]*/private/\n", "FilterURLs On\nFilterType ere\n")
     f = next(f for f in doc["findings"] if f["code"] == "TS803")
-    assert f["data"]["proof"] == "unproven" and "canonical requests" in f["data"]["reason"]
+    assert f["data"]["proof"] == "unproven" and "not compared: %-escapes" in f["data"]["reason"]
+
+
+@pytest.mark.parametrize("version,want", [(None, "witness"), ("7", "unproven")])
+def test_a_connect_without_a_port_is_a_witness_before_squid_7(version, want):
+    from tinysquid.options import SquidVersion
+
+    dest = ir.DestPolicy(ir.MatchSubject.URL, ir.Action.ALLOW, (ir.DestPattern("^[0-9.]+$", False, ERE, "^[0-9.]+$"),))
+    v = pc.prove_destinations(dest, SquidVersion(version) if version else None)[0]
+    assert v.proof == want
+    if want == "witness":
+        assert (v.request, v.seen, v.refused_by(dest)) == ("CONNECT 0.0.0.0", "0.0.0.0:443", "tinyproxy")
+
+
+@pytest.mark.parametrize("filter_text,extra,code", [
+    ("10.137.255.254\n", "", "TS809"),  # an IPv6 witness verify does not send: [::a89:fffe]
+    ("^[0-9.]+$\n", "FilterURLs On\nFilterType ere\n", "TS810"),  # CONNECT 0.0.0.0
+])
+def test_unsent_witnesses_are_warnings_that_strict_fails(tmp_path, filter_text, extra, code):
+    res, doc = _convert(tmp_path, filter_text, extra)
+    f = next(f for f in doc["findings"] if f["code"] == code)
+    assert f["data"]["proof"] == "witness" and f["data"]["probed"] is False
+    assert res.report.exit_code() is ExitCode.OK
+    assert res.report.exit_code(strict=True) is ExitCode.FINDINGS
+
+
+def test_large_url_filters_skip_the_spelling_comparison(monkeypatch):
+    monkeypatch.setattr(pc, "MAX_IPV6_ENTRIES", 1)
+    pats = tuple(ir.DestPattern(s, False, ERE, s) for s in ("^http://a\\.example/", "^http://b\\.example/"))
+    verdicts = pc.prove_destinations(ir.DestPolicy(URL, ir.Action.ALLOW, pats))
+    assert [v.proof for v in verdicts] == ["unproven", "unproven"] and "more than 1 entries" in verdicts[0].reason

@@ -52,9 +52,17 @@ CODES: tuple[CodeInfo, ...] = (
              "reverse-DNS name) has no model; the reverse-DNS suffix match itself is compared as automata.",
              "Write the entry with a leading dot (reverse DNS only), or as numeric Allow/Deny lines.", A),
     CodeInfo("TS809", "proof-ipv6-unproven", W,
-             "A filter pattern decides IPv6 address hosts in a way not proven: both sides match some (compared "
-             "on samples only), or a witness outside ::1 / :: that verify does not send.",
-             "tinyproxy searches the address as the client wrote it, squid its compressed, lower-case form in "
-             "brackets; the proof decides only whether either side matches any IPv6 host at all.",
+             "A filter pattern decides IPv6 address hosts in a way not confirmed: a witness outside ::1 / :: "
+             "that verify does not send, or a comparison not made (over its budget, or a filter over 2,000 "
+             "entries).",
+             "tinyproxy searches the address as the client wrote it, squid glibc's inet_ntop form in brackets; "
+             "every address and spelling is compared (docs/proof.md). A witness elsewhere than ::1 / :: is not "
+             "sent by verify: the proxy that admits it would connect to that address.",
              "Anchor the pattern on a name, or add the IPv6 destinations as dst lines knowingly.", A),
+    CodeInfo("TS810", "proof-portless-connect-witness", W,
+             "A FilterURLs entry decides a CONNECT without a port differently in squid (the witness).",
+             "tinyproxy searches the request-target as sent (`host`), squid 5.7/6.13 the authority it assumes "
+             "(`host:443`); no squid ACL sees the difference. Clients write the port; verify cannot send such a "
+             "request, so this is a warning (the integration tests confirm it through both proxies).",
+             "Anchor the entry so that it also matches `host:443`, or accept the difference knowingly.", A),
 )
