@@ -19,12 +19,14 @@ from tinysquid.verify.engine import (
     EngineOptions,
     ProxyTarget,
     pack,
+    pack_probe,
     pool_size,
     run,
     shares,
     unpack,
+    unpack_probe,
 )
-from tinysquid.verify.model import Answer, Author, Decision, Method, Outcome, Probe, ProbeResult
+from tinysquid.verify.model import Answer, AuthMode, Author, Decision, Method, Outcome, Probe, ProbeResult
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +52,10 @@ def test_a_result_crosses_the_pipe_unchanged():
     result = ProbeResult(7, probe, (full, dataclasses.replace(full, proxy="old2")),
                          dataclasses.replace(full, proxy="new", decision=Decision.ALLOWED), Outcome.WIDENED, "why")
     assert unpack(pack(result), probe) == result
+    assert len(dataclasses.fields(Probe)) == 8
+    full_probe = Probe(Method.HEAD, "h.example", 8080, "/x", AuthMode.WRONG, "log", "line 9", "http://H.example:8080/x")
+    assert all(getattr(full_probe, f.name) != f.default for f in dataclasses.fields(Probe))
+    assert unpack_probe(pack_probe(3, full_probe)) == (3, full_probe)
 
 
 def test_pool_size_needs_two_full_shares_and_can_be_forced():
