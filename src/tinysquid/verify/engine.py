@@ -576,7 +576,7 @@ def unpack(v: Packed, probe: Probe) -> ProbeResult:
 def _worker_main(conn: Connection, olds: tuple[ProxyTarget, ...], new: ProxyTarget, opts: EngineOptions) -> None:
     """A worker process: probe what the parent sends, ``opts.concurrency`` at a time, and send the
     results back in batches (a thread sends, so the event loop never blocks on the pipe)."""
-    outbox: queue.SimpleQueue[list[Packed] | None] = queue.SimpleQueue()
+    outbox: queue.SimpleQueue[list[Packed] | str | None] = queue.SimpleQueue()
 
     def sender() -> None:
         while (batch := outbox.get()) is not None:
@@ -591,13 +591,15 @@ def _worker_main(conn: Connection, olds: tuple[ProxyTarget, ...], new: ProxyTarg
     thread.start()
     try:
         asyncio.run(_serve(conn, olds, new, opts, outbox))
+    except Exception as exc:  # a bug: the parent raises it (one line, exit 70), no traceback here
+        outbox.put(f"{type(exc).__name__} in a verify worker process")
     finally:
         outbox.put(None)
         thread.join(timeout=opts.timeout + 5)
 
 
 async def _serve(conn: Connection, olds: tuple[ProxyTarget, ...], new: ProxyTarget, opts: EngineOptions,
-                 outbox: queue.SimpleQueue[list[Packed] | None]) -> None:
+                 outbox: queue.SimpleQueue[list[Packed] | str | None]) -> None:
     loop = asyncio.get_running_loop()
     todo: deque[PackedProbe] = deque()
     wake = asyncio.Event()
@@ -714,9 +716,11 @@ def _run_pool(probes: Iterator[tuple[int, Probe]], proxies: list[ProxyTarget], o
             for c in wait([conns[w] for w in live], timeout=left):
                 w = worker_of[id(c)]
                 try:
-                    results: list[Packed] | None = conns[w].recv()
+                    results: list[Packed] | str | None = conns[w].recv()
                 except (EOFError, OSError):
                     results = None
+                if isinstance(results, str):
+                    raise RuntimeError(results)
                 if results is None:  # the worker ended: early only if it died (what it held is lost)
                     live.discard(w)
                     if out[w] or not closing:
