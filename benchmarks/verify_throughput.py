@@ -127,6 +127,8 @@ def main() -> None:
                         help="verify's worker processes (default: the engine decides; 0: one process)")
     parser.add_argument("--memory-only", action="store_true", help="Skip the ab comparison.")
     parser.add_argument("--no-memory", action="store_true", help="Skip the memory run.")
+    parser.add_argument("--mem-old", choices=("tinyproxy", "squid"), default="tinyproxy",
+                        help="The old proxy of the memory run (squid: a second squid, ~20x faster on a busy host).")
     args = parser.parse_args()
     if not (find_binary("ab") and find_binary("squid") and find_binary("tinyproxy")):
         sys.exit("needs ab, squid and tinyproxy")
@@ -137,6 +139,7 @@ def main() -> None:
             lab.write("filter", "^allowed\\.example$\n")
             tp = lab.start_tinyproxy(TP)
             sq = lab.start_squid(SQ)
+            mem_old = lab.start_squid(SQ) if args.mem_old == "squid" else tp
             workers = pool_size(EngineOptions(concurrency=max(1, args.c // 2), workers=args.workers))
             print(f"{'proxy':10} {'case':8} {'ab req/s':>9} {'verify req/s':>13} {'ratio':>6}   "
                   f"(n={args.n}, ab -c {args.c}, verify {args.c // 2} probes in flight × 2 proxies, "
@@ -168,7 +171,7 @@ def main() -> None:
                           f"(rounds ab {[round(x) for x in abs_]}, verify {[round(x) for x in ours_]}; "
                           f"client CPU/request ab {per['ab']:.0f} µs, verify {per['verify']:.0f} µs)")
             for count in () if args.no_memory else (args.mem_probes // 10, args.mem_probes):
-                before, after, rate, agree = memory_run(tp.url, sq.url, count, args.c // 2, args.workers)
+                before, after, rate, agree = memory_run(mem_old.url, sq.url, count, args.c // 2, args.workers)
                 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
                 print(f"verify run: {count} probes (old+new each) at {rate:.0f} probes/s, {agree} agree; "
                       f"peak RSS {before:.1f} MB → {after:.1f} MB (largest child so far {kids:.1f} MB)")
