@@ -143,3 +143,27 @@ def test_a_long_run_goes_to_workers_and_agrees_with_one_process():
     pool = {r.index: (r.outcome, r.old[0].decision, r.new.decision) for r in runs[None]}
     assert one == pool
     assert sum(v[2] is Decision.ALLOWED for v in pool.values()) == len(range(0, count, 50))
+
+
+def test_credentials_and_options_reach_the_workers():
+    """The proxy's credentials (a Secret) and the engine options cross into the worker processes:
+    every request a worker sends carries the old proxy's Proxy-Authorization."""
+    import base64
+
+    from tinysquid.policy.ir import Secret
+
+    seen: list[bytes] = []
+
+    def recording(conn: socket.socket, req: bytes) -> None:
+        seen.append(req)
+        denies(conn, req)
+
+    probes = [Probe(Method.GET, f"h{i}.example", 80) for i in range(20)]
+    with fake(recording) as old, fake(denies) as new:
+        old_target = ProxyTarget("old", "127.0.0.1", old.port, old.url, Secret("alice:s3cret"))
+        results: list[ProbeResult] = []
+        stats = run(probes, [old_target], _target("new", new),
+                    EngineOptions(concurrency=4, timeout=5, deadline=60, workers=2), results.append)
+    assert stats.complete and len(results) == 20
+    header = b"Proxy-Authorization: Basic " + base64.b64encode(b"alice:s3cret")
+    assert len(seen) == 20 and all(header in r for r in seen)
