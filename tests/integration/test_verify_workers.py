@@ -14,6 +14,7 @@ import pytest
 
 from tests.integration.harness import Lab, find_binary
 from tests.integration.test_verify_faults import SQUID_DENIES, denies, fake, silent
+from tinysquid.diagnostics.model import Span
 from tinysquid.verify.engine import (
     POOL_MIN_PROBES,
     EngineOptions,
@@ -52,8 +53,9 @@ def test_a_result_crosses_the_pipe_unchanged():
     result = ProbeResult(7, probe, (full, dataclasses.replace(full, proxy="old2")),
                          dataclasses.replace(full, proxy="new", decision=Decision.ALLOWED), Outcome.WIDENED, "why")
     assert unpack(pack(result), probe) == result
-    assert len(dataclasses.fields(Probe)) == 8
-    full_probe = Probe(Method.HEAD, "h.example", 8080, "/x", AuthMode.WRONG, "log", "line 9", "http://H.example:8080/x")
+    assert len(dataclasses.fields(Probe)) == 9
+    full_probe = Probe(Method.HEAD, "h.example", 8080, "/x", AuthMode.WRONG, "log", "line 9", "http://H.example:8080/x",
+                       (Span("access.log", 9),))
     assert all(getattr(full_probe, f.name) != f.default for f in dataclasses.fields(Probe))
     assert unpack_probe(pack_probe(3, full_probe)) == (3, full_probe)
 

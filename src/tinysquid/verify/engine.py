@@ -24,9 +24,10 @@ import ipaddress
 import itertools
 import multiprocessing
 import os
-import queue
+import pickle
 import re
 import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -547,19 +548,19 @@ def unpack_answer(v: PackedAnswer) -> Answer:
     return Answer(v[0], v[1], _DECISION[v[2]], v[3], v[4], v[5], v[6], v[7], _AUTHOR[v[8]], v[9], v[10])
 
 
-PackedProbe = tuple[int, str, str, int, str, str, str, str, str | None]
+PackedProbe = tuple[int, str, str, int, str, str, str, str, str | None, tuple[Any, ...]]
 _METHOD = {m.value: m for m in Method}
 _AUTH = {a.value: a for a in AuthMode}
 
 
 def pack_probe(index: int, p: Probe) -> PackedProbe:
     """A numbered probe as plain values (pickling the dataclass cost ~16 µs a probe)."""
-    return (index, p.method.value, p.host, p.port, p.path, p.auth.value, p.origin, p.why, p.raw)
+    return (index, p.method.value, p.host, p.port, p.path, p.auth.value, p.origin, p.why, p.raw, p.lines)
 
 
 def unpack_probe(v: PackedProbe) -> tuple[int, Probe]:
     """The inverse of :func:`pack_probe`."""
-    return v[0], Probe(_METHOD[v[1]], v[2], v[3], v[4], _AUTH[v[5]], v[6], v[7], v[8])
+    return v[0], Probe(_METHOD[v[1]], v[2], v[3], v[4], _AUTH[v[5]], v[6], v[7], v[8], v[9])
 
 
 def pack(result: ProbeResult) -> Packed:
@@ -575,62 +576,123 @@ def unpack(v: Packed, probe: Probe) -> ProbeResult:
 
 def _worker_main(conn: Connection, olds: tuple[ProxyTarget, ...], new: ProxyTarget, opts: EngineOptions) -> None:
     """A worker process: probe what the parent sends, ``opts.concurrency`` at a time, and send the
-    results back in batches (a thread sends, so the event loop never blocks on the pipe)."""
-    outbox: queue.SimpleQueue[list[Packed] | str | None] = queue.SimpleQueue()
-
-    def sender() -> None:
-        while (batch := outbox.get()) is not None:
-            try:
-                conn.send(batch)
-            except OSError:  # the parent is gone (deadline or interrupt): nothing left to tell
-                return
-        with contextlib.suppress(OSError):
-            conn.send(None)
-
-    thread = threading.Thread(target=sender, name="results", daemon=True)
-    thread.start()
+    results back in batches. The pipe is read and written non-blocking from the event loop (in
+    ``Connection``'s own framing, so the parent reads it with ``recv``): the loop never blocks on
+    it, and no thread competes for the GIL."""
+    wire = _Wire(conn.fileno())
     try:
-        asyncio.run(_serve(conn, olds, new, opts, outbox))
+        asyncio.run(_serve(wire, olds, new, opts))
     except Exception as exc:  # a bug: the parent raises it (one line, exit 70), no traceback here
-        outbox.put(f"{type(exc).__name__} in a verify worker process")
-    finally:
-        outbox.put(None)
-        thread.join(timeout=opts.timeout + 5)
+        wire.put(f"{type(exc).__name__} in a verify worker process")
+    with contextlib.suppress(OSError):
+        wire.put(None)
+        wire.drain_blocking()
+    conn.close()
 
 
-async def _serve(conn: Connection, olds: tuple[ProxyTarget, ...], new: ProxyTarget, opts: EngineOptions,
-                 outbox: queue.SimpleQueue[list[Packed] | str | None]) -> None:
+class _Wire:
+    """Length-prefixed pickles (``multiprocessing.Connection``'s format) over a non-blocking fd."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.inbox = bytearray()
+        self.outbox = bytearray()
+        os.set_blocking(fd, False)
+
+    def read(self) -> tuple[list[Any], bool]:
+        """Every complete message readable now, and whether the parent closed its end."""
+        eof = False
+        while True:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                eof = True
+                break
+            if not chunk:
+                eof = True
+                break
+            self.inbox.extend(chunk)
+        messages: list[Any] = []
+        while len(self.inbox) >= 4:
+            (size,) = struct.unpack("!i", self.inbox[:4])
+            start = 4
+            if size == -1:  # a message of 2 GiB or more
+                if len(self.inbox) < 12:
+                    break
+                (size,) = struct.unpack("!Q", self.inbox[4:12])
+                start = 12
+            if len(self.inbox) < start + size:
+                break
+            messages.append(pickle.loads(self.inbox[start:start + size]))
+            del self.inbox[:start + size]
+        return messages, eof
+
+    def put(self, message: Any) -> None:
+        """Queue one message (sent by :meth:`flush`)."""
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        self.outbox += struct.pack("!i", len(data)) if len(data) <= 0x7FFFFFFF else struct.pack("!iQ", -1, len(data))
+        self.outbox += data
+
+    def flush(self) -> bool:
+        """Write what the pipe takes now; True when everything is written."""
+        while self.outbox:
+            try:
+                n = os.write(self.fd, self.outbox)
+            except (BlockingIOError, InterruptedError):
+                return False
+            del self.outbox[:n]
+        return True
+
+    def drain_blocking(self) -> None:
+        """Write everything left, waiting for the parent (the run is over)."""
+        os.set_blocking(self.fd, True)
+        self.flush()
+
+
+async def _serve(wire: _Wire, olds: tuple[ProxyTarget, ...], new: ProxyTarget, opts: EngineOptions) -> None:
     loop = asyncio.get_running_loop()
     todo: deque[PackedProbe] = deque()
     wake = asyncio.Event()
     closed = False
+    writing = False
     pending: list[Packed] = []
 
     def readable() -> None:
         nonlocal closed
-        try:
-            while not closed and conn.poll():
-                batch = conn.recv()
-                if batch is None:
-                    closed = True
-                else:
-                    todo.extend(batch)
-        except (EOFError, OSError):
+        messages, eof = wire.read()
+        for batch in messages:
+            if batch is None:
+                closed = True
+            else:
+                todo.extend(batch)
+        if eof:
             closed = True
         if closed:
-            loop.remove_reader(conn.fileno())
+            loop.remove_reader(wire.fd)
         wake.set()
 
-    flush_at = max(1, opts.concurrency // 2)  # results per message: fewer wake-ups of the sender
+    def writable() -> None:
+        nonlocal writing
+        if wire.flush():
+            loop.remove_writer(wire.fd)
+            writing = False
+
+    flush_at = max(1, opts.concurrency // 2)  # results per message
     timer: list[asyncio.TimerHandle] = []
 
     def flush() -> None:
+        nonlocal writing
         for t in timer:
             t.cancel()
         timer.clear()
         if pending:
-            outbox.put(pending[:])
+            wire.put(pending[:])
             pending.clear()
+        if not writing and not wire.flush():  # the pipe is full: finish when it drains
+            loop.add_writer(wire.fd, writable)
+            writing = True
 
     async def work() -> None:
         while True:
@@ -647,9 +709,11 @@ async def _serve(conn: Connection, olds: tuple[ProxyTarget, ...], new: ProxyTarg
             elif not timer:  # a result never waits more than a moment for company
                 timer.append(loop.call_later(0.002, flush))
 
-    loop.add_reader(conn.fileno(), readable)
+    loop.add_reader(wire.fd, readable)
     await asyncio.gather(*(work() for _ in range(max(1, opts.concurrency))))
     flush()
+    if writing:
+        loop.remove_writer(wire.fd)
 
 
 def _run_pool(probes: Iterator[tuple[int, Probe]], proxies: list[ProxyTarget], opts: EngineOptions,
