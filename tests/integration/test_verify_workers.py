@@ -60,11 +60,33 @@ def test_a_result_crosses_the_pipe_unchanged():
     assert unpack_probe(pack_probe(3, full_probe)) == (3, full_probe)
 
 
-def test_pool_size_needs_two_full_shares_and_can_be_forced():
-    assert pool_size(EngineOptions(concurrency=3)) == 0  # too few in flight to split
+def test_pool_size_needs_two_full_shares_and_can_be_forced(monkeypatch):
+    import tinysquid.verify.engine as engine
+
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 4)
+    assert pool_size(EngineOptions(concurrency=32)) == 3  # one CPU left to the parent
+    assert pool_size(EngineOptions(concurrency=8)) == 2
+    assert pool_size(EngineOptions(concurrency=7)) == 0  # too few in flight to split
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    assert pool_size(EngineOptions(concurrency=32)) == 0  # measured: one process wins on 2 CPUs
     assert pool_size(EngineOptions(concurrency=32, workers=0)) == 0
     assert pool_size(EngineOptions(concurrency=2, workers=4)) == 2  # never more workers than probes in flight
-    assert pool_size(EngineOptions(concurrency=32)) in (0, *range(2, 9))
+
+
+def test_a_short_run_stays_in_one_process(monkeypatch):
+    import tinysquid.verify.engine as engine
+
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 8)
+
+    def no_pool(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("a run shorter than POOL_MIN_PROBES started worker processes")
+
+    monkeypatch.setattr(engine, "_run_pool", no_pool)
+    with fake(denies) as old, fake(denies) as new:
+        results: list[ProbeResult] = []
+        stats = run([Probe(Method.GET, f"h{i}.example", 80) for i in range(30)], [_target("old", old)],
+                    _target("new", new), EngineOptions(concurrency=16, timeout=5, deadline=60), results.append)
+    assert stats.complete and len(results) == 30
 
 
 class _Holding:
@@ -118,11 +140,22 @@ def test_workers_keep_the_probe_timeout_and_the_deadline():
     assert elapsed < 2.5 + 5  # the pool is stopped at the deadline, not drained
 
 
-def test_a_long_run_goes_to_workers_and_agrees_with_one_process():
-    """Above POOL_MIN_PROBES the engine picks the pool by itself; the answers are the same as in
-    one process, through the real squid."""
+def test_a_long_run_goes_to_workers_and_agrees_with_one_process(monkeypatch):
+    """Above POOL_MIN_PROBES the engine picks the pool by itself (given the CPUs); the answers are
+    the same as in one process, through the real squid, and come in probe order."""
+    import tinysquid.verify.engine as engine
+
     if not find_binary("squid"):
         pytest.skip("needs squid")
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 3)
+    real_pool = engine._run_pool
+    pooled = []
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        pooled.append(args[4])
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_run_pool", spy)
     count = POOL_MIN_PROBES + 500
     with Lab(hosts=["allowed.example", "denied.example"]) as lab:
         sq = lab.start_squid("acl ok dstdomain allowed.example\nhttp_access allow ok\nhttp_access deny all\n")
@@ -140,7 +173,8 @@ def test_a_long_run_goes_to_workers_and_agrees_with_one_process():
             stats = run(probes(), [sq.target("old")], sq.target("new"), opts, got.append)
             assert stats.complete and stats.done == count
             runs[workers] = got
-    assert pool_size(EngineOptions(concurrency=8)) == 0 or [r.index for r in runs[None]] == list(range(1, count + 1))
+    assert pooled == [2]  # the second run only, with 2 workers
+    assert [r.index for r in runs[None]] == list(range(1, count + 1))
     one = {r.index: (r.outcome, r.old[0].decision, r.new.decision) for r in runs[0]}
     pool = {r.index: (r.outcome, r.old[0].decision, r.new.decision) for r in runs[None]}
     assert one == pool

@@ -516,11 +516,13 @@ POOL_MIN_SHARE = 4  # probes in flight per worker, at least: fewer keep its even
 
 
 def pool_size(opts: EngineOptions) -> int:
-    """Worker processes for a long run: one per CPU, each with at least ``POOL_MIN_SHARE`` of the
-    ``concurrency``; 0 (this process) when that leaves fewer than two. ``opts.workers`` overrides."""
+    """Worker processes for a long run: one per CPU but one (the parent hands out probes and writes
+    the results), each with at least ``POOL_MIN_SHARE`` of the ``concurrency``; 0 (this process)
+    when that leaves fewer than two. On 2 CPUs the pool lost to one process (a worker request costs
+    ~40 µs more CPU, and the proxy under test often shares the host). ``opts.workers`` overrides."""
     if opts.workers is not None:
         return max(0, min(opts.workers, max(1, opts.concurrency)))
-    n = min(os.cpu_count() or 1, POOL_MAX_WORKERS, opts.concurrency // POOL_MIN_SHARE)
+    n = min((os.cpu_count() or 1) - 1, POOL_MAX_WORKERS, opts.concurrency // POOL_MIN_SHARE)
     return n if n >= 2 else 0
 
 
