@@ -252,20 +252,18 @@ def test_concurrency_bounds_open_connections(monkeypatch):
     """Counted on the client side: the server only learns of a close after a moment."""
     import tinysquid.verify.engine as engine
 
-    real_ask = engine.ask
+    real_start = engine.start_ask
     live = {"old": 0, "peak": 0}
 
-    async def counting_ask(probe, proxy, opts):
+    def counting_start(probe, proxy, opts, loop):
+        fut = real_start(probe, proxy, opts, loop)
         if proxy.name == "old":
             live["old"] += 1
             live["peak"] = max(live["peak"], live["old"])
-        try:
-            return await real_ask(probe, proxy, opts)
-        finally:
-            if proxy.name == "old":
-                live["old"] -= 1
+            fut.add_done_callback(lambda _: live.__setitem__("old", live["old"] - 1))
+        return fut
 
-    monkeypatch.setattr(engine, "ask", counting_ask)
+    monkeypatch.setattr(engine, "start_ask", counting_start)
     probes = [Probe(Method.CONNECT, f"h{i}.example", 443) for i in range(30)]
     with fake(silent) as old, fake(denies) as new:
         results = []
