@@ -30,7 +30,9 @@ KNOWN_OPEN: frozenset[str] = frozenset({
     # "regex-wildcards",   # squid strips ^.* / .*$ and joins lines into (a)|(b) (back-references)
     # "pcre-looking",      # .*? .*+ alone: fixed on main (posix_regex); regression cases stay
     # "host-case",           # squid lower-cases the host before any ACL (case-sensitive blocklists) — fixed by the emission layer
-    "host-spelling",       # trailing-dot hosts still open; odd IPv4 / ::ffff: blocklists fail closed (TS294)
+    # "host-spelling",     # odd IPv4 / ::ffff: blocklists fail closed (TS294); trailing-dot blocklists (TS295)
+    "allowlist-spelling",  # squid normalises the URL host AND the Host header (lower case, no trailing dot)
+                           # before any ACL: an allowlist cannot refuse `h.` / `H` while admitting `h`
     # "upstream-none-any",   # upstream none "0.0.0.0/0" (IPv4 literals only in tinyproxy) — fixed by the emission layer
     # "upstream-socks",      # a SOCKS upstream goes DIRECT in squid instead of failing closed — refused by http_access
     # "url-decoding",        # url_regex sees the %-decoded, normalised URL (FilterURLs On) — checked per entry (squid/url_decoding.py)
@@ -47,6 +49,8 @@ FEATURES_OF: dict[str, str] = {
     "host-case": "FilterCaseSensitive On together with upper-case atoms or upper-case probe hosts",
     "host-spelling": "probe hosts 2130706433, 0x7f.0.0.1, 127.1, ::ffff:127.0.0.1, ::1, trailing dots, "
                      "%-escapes; trailing-dot upstream sites",
+    "allowlist-spelling": "trailing-dot probe hosts against a filter allowlist; upper-case probe hosts against "
+                          "a case-sensitive allowlist (FilterCaseSensitive On, or FilterType fnmatch)",
     "upstream-none-any": "upstream none sites 0.0.0.0/0 and 127.0.0.0/8",
     "upstream-socks": "socks4/socks5 upstream rules",
     "url-decoding": "with FilterURLs On: %-escapes in probe paths and hosts, and in filter entries",
@@ -300,22 +304,28 @@ def cases(draw: st.DrawFn, known_open: frozenset[str] | None = None, max_probes:
                                           "DisableViaHeader Yes", "AddHeader \"X-Env\" \"t\""])))
     conf = draw(st.permutations(conf))
     url_mode = mode.startswith("url")
-    probes = draw(st.lists(probe(users, ko, pool, url_mode), min_size=4, max_size=max_probes))
+    allowlist = mode != "none" and any(c in ("FilterDefaultDeny Yes", "FilterDefaultDeny On") for c in conf)
+    case_sensitive = mode == "fnmatch" or "FilterCaseSensitive On" in conf
+    spelled = on("allowlist-spelling", ko)
+    probes = draw(st.lists(probe(users, ko, pool, url_mode, dot=not allowlist or spelled,
+                                 upper=not (allowlist and case_sensitive) or spelled),
+                           min_size=4, max_size=max_probes))
     harden = not draw(one_in(5))
     return Case(list(conf), filt, probes, harden)
 
 
 @st.composite
 def probe(draw: st.DrawFn, users: list[tuple[str, str]], ko: frozenset[str], pool: list[str],
-          url_mode: bool = False) -> ProbeSpec:
-    """One probe aimed at the generated rules."""
+          url_mode: bool = False, *, dot: bool = True, upper: bool = True) -> ProbeSpec:
+    """One probe aimed at the generated rules (``dot``/``upper``: whether trailing-dot and
+    upper-case hosts may be drawn, see ``allowlist-spelling``)."""
     method = draw(st.sampled_from(["GET", "GET", "GET", "CONNECT", "HEAD"]))
     host = draw(topic(pool))
     shape = draw(st.sampled_from(["plain"] * 6 + ["sub", "upper", "pct", "userinfo", "spelling", "dot",
                                                    "latin1"]))
     if shape == "sub":
         host = draw(label) + "." + host
-    elif shape == "upper" and on("host-case", ko):
+    elif shape == "upper" and on("host-case", ko) and upper:
         host = _flip_case(host, draw(st.integers(1, 2**30)))
     elif shape == "pct" and on("host-spelling", ko) and (not url_mode or on("url-decoding", ko)):
         host = host.replace(".", "%2e", 1)
@@ -323,7 +333,7 @@ def probe(draw: st.DrawFn, users: list[tuple[str, str]], ko: frozenset[str], poo
         host = "user@" + host
     elif shape == "spelling" and on("host-spelling", ko):
         host = draw(st.sampled_from(LOOPBACK_SPELLINGS))
-    elif shape == "dot" and on("host-spelling", ko):
+    elif shape == "dot" and on("host-spelling", ko) and dot:
         host = host + "."
     elif shape == "latin1":
         host = "caf\u00e9.test"
