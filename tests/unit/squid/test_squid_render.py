@@ -482,6 +482,17 @@ def test_trailing_dot_and_any_host_sites() -> None:
     assert codes(report) == ["TS262"]
 
 
+def test_ip_network_site_names_the_trailing_dot_not_odd_spellings() -> None:
+    """tinyproxy 1.11.1 reads 2130706433 / 127.1 as addresses (full_inet_pton = inet_aton first), as
+    squid does; only `127.0.0.1.` differs (a name to tinyproxy; regression upstream-ip-site-spellings)."""
+    policy = replace(BASE, upstream=ir.UpstreamPolicy((
+        route(ir.UpstreamKind.HTTP, ir.SiteMatch(ir.SiteKind.IP_NETWORK, "127.0.0.0/8"), "p", 1, line=2),)))
+    _, report = conf_of(policy)
+    (finding,) = [d for d in report if d.code == "TS262"]
+    assert "127.0.0.1." in finding.message and "addresses to both" in finding.message
+    assert "names)" not in finding.message
+
+
 def test_allow_localhost_keeps_its_forward_addresses() -> None:
     policy = replace(BASE, clients=ir.ClientPolicy((
         ir.ClientRule(ir.Action.ALLOW, ir.ClientHostname("localhost"), S(2)),
