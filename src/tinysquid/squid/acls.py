@@ -393,13 +393,22 @@ def trailing_dot_value(pat: ir.DestPattern) -> str | None:
     Raises:
         Unrepresentable: a back-reference.
     """
-    if not dot_sensitive(pat):
+    if not dot_sensitive(pat) or _ends_in_a_letter(pat.regex):
         return None
     try:
         return host_spelling.dot_quotient(pat.regex)
     except (host_spelling.Undecided, rx.RegexError) as why:
         raise Unrepresentable(f"{why}: squid strips trailing dots, and the entry's dotted spellings "
                               "cannot be derived") from None
+
+
+_LAST_PLAIN = re.compile(r"(?:^|[^\\])(?:\\\\)*[A-Za-z0-9_-]\Z")
+
+
+def _ends_in_a_letter(ere: str) -> bool:
+    """A fast "no quotient": no group or alternation, and the last atom is an unrepeated letter,
+    digit, ``-`` or ``_`` (it can match no dot, and no end anchor follows it)."""
+    return "(" not in ere and "|" not in ere and _LAST_PLAIN.search(ere) is not None
 
 
 def _ip_spelling_decisions(pat: ir.DestPattern, values: tuple[AclValue, ...]) -> tuple[list[bool], list[bool]] | None:

@@ -19,6 +19,8 @@ squid admits both spellings or neither.
 
 from __future__ import annotations
 
+import functools
+
 from tinysquid.policy import automata as fa
 from tinysquid.policy import posix_regex as rx
 
@@ -165,6 +167,7 @@ def _atomic(node: rx.Node) -> bool:
     return isinstance(node, (rx.Lit, rx.AnyChar, rx.Bracket, rx.Group, rx.GnuEscape))
 
 
+@functools.lru_cache(maxsize=1024)  # asked twice per entry: for its values, then for its finding
 def dot_quotient(ere: str) -> str | None:
     """An ERE that, searched in squid's host ``h`` (no trailing dot), matches wherever ``ere``
     searched in some ``h.``, ``h..``, … (what tinyproxy tested) matched and ``ere`` itself does
