@@ -38,8 +38,8 @@ What each ``acl_type`` tests
   canonicalised first: ``2130706433``, ``0x7f.0.0.1``, ``127.1`` and ``[::ffff:127.0.0.1]`` are all
   ``127.0.0.1``; an IPv6 host is written compressed, lower-case and in brackets, ``[::1]``.
 * ``url_regex`` (``src/acl/UrlRegex.cc``): a regex search in the normalised absolute URL (scheme and
-  host lower-cased, default port dropped, trailing host dots removed), %XX-decoded
-  (``rfc1738_unescape``) first; for CONNECT it is ``host:port``.
+  host lower-cased, default port dropped, trailing host dots removed, an http URL's userinfo
+  left out), %XX-decoded (``rfc1738_unescape``) first; for CONNECT it is ``host:port``.
 
 tinyproxy instead searches the host (or URL) exactly as the client wrote it, so lower-casing, the
 trailing dot and IP canonicalisation are differences no value can undo: they are reported
@@ -67,6 +67,10 @@ SOURCE = "convert"
 MAX_VALUE = 1000  # squid skips a regex over BUFSIZ-1; our lines stay < 2000 characters
 
 DSTDOMAIN, DSTDOM_REGEX, URL_REGEX = "dstdomain", "dstdom_regex", "url_regex"
+
+# url_regex never sees an http URL's userinfo (AnyP::Uri::absolute() writes it for ftp only), while
+# tinyproxy's FilterURLs searches the request-line URL with it: a URL-mode filter refuses it.
+URL_USERINFO_ACL = ("ts_url_userinfo", "urllogin", "", ".")
 
 
 @dataclass(frozen=True, slots=True)

@@ -274,7 +274,9 @@ def test_url_patterns_are_url_regex_and_reported() -> None:
     assert r"acl ts_dest_url_re url_regex -i ^http://x\.test/" in lines
     # squid tests the %-decoded URL: `x%2eEXE` would pass as `x.EXE`, so the allowlist entry is dropped
     assert not any(r"\.EXE$" in line for line in lines if line.startswith("acl "))
-    assert codes(report) == ["TS255", "TS276"]
+    # TS296 on the Filter line: url_regex never sees an http URL's userinfo, so such URLs are refused
+    assert codes(report) == ["TS296", "TS255", "TS276"]
+    assert "acl ts_url_userinfo urllogin ." in lines and "http_access deny ts_url_userinfo" in lines
     # a host written with an escape is refused outright (dstdom_regex sees it undecoded)
     assert "acl ts_url_pct_host dstdom_regex -n %" in lines and "http_access deny ts_url_pct_host" in lines
     assert "TS279" in codes(conf_of(policy, version="7")[1]) and "TS279" not in codes(report)

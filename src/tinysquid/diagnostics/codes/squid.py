@@ -160,6 +160,13 @@ CODES: tuple[CodeInfo, ...] = (
              "blocks every host that way.",
              "Drop blocklist entries meant for trailing-dot spellings: squid decides 'h.' as 'h', so the other "
              "entries already apply.", A),
+    CodeInfo("TS296", "dest-url-userinfo-refused", W,
+             "FilterURLs: a request whose URL carries userinfo (http://user@host/) is refused.",
+             "tinyproxy's URL filter searched the request-line URL, userinfo included; squid's url_regex "
+             "tests the URL without an http URL's userinfo (AnyP::Uri::absolute, 5.7 to 7.x), so an "
+             "allowlist entry anchored at the host admitted 'http://user@host/' in squid where tinyproxy "
+             "refused it. squid refuses such URLs (urllogin) instead: narrower, never wider.",
+             "Accept it: clients rarely send userinfo in a proxied http URL (browsers strip it).", A),
     CodeInfo("TS292", "ir-field-not-printed", W,
              "A policy setting has no squid form in this back end and is not carried over.",
              "Every field of the policy is either printed or reported; this one could not be printed.",
