@@ -31,6 +31,7 @@ KNOWN_OPEN: frozenset[str] = frozenset({
     # "pcre-looking",      # .*? .*+ alone: fixed on main (posix_regex); regression cases stay
     # "host-case",           # squid lower-cases the host before any ACL (case-sensitive blocklists) — fixed by the emission layer
     # "host-spelling",     # odd IPv4 / ::ffff: blocklists fail closed (TS294); trailing-dot blocklists (TS295)
+    "client-hostname-forward",  # `Deny NAME`: tinyproxy also denies the addresses NAME resolves to (TS251)
     "allowlist-spelling",  # squid normalises the URL host AND the Host header (lower case, no trailing dot)
                            # before any ACL: an allowlist cannot refuse `h.` / `H` while admitting `h`
     # "upstream-none-any",   # upstream none "0.0.0.0/0" (IPv4 literals only in tinyproxy) — fixed by the emission layer
@@ -49,6 +50,7 @@ FEATURES_OF: dict[str, str] = {
     "host-case": "FilterCaseSensitive On together with upper-case atoms or upper-case probe hosts",
     "host-spelling": "probe hosts 2130706433, 0x7f.0.0.1, 127.1, ::ffff:127.0.0.1, ::1, trailing dots, "
                      "%-escapes; trailing-dot upstream sites",
+    "client-hostname-forward": "Deny rules naming a host (tinyproxy's forward lookup of the name)",
     "allowlist-spelling": "trailing-dot probe hosts against a filter allowlist; upper-case probe hosts against "
                           "a case-sensitive allowlist (FilterCaseSensitive On, or FilterType fnmatch)",
     "upstream-none-any": "upstream none sites 0.0.0.0/0 and 127.0.0.0/8",
@@ -115,6 +117,7 @@ SOURCES = ["127.0.0.1", "127.0.0.2", "127.0.0.5", "127.0.1.7"]
 ACL_VALUES = ["127.0.0.1", "127.0.0.2", "127.0.0.0/29", "127.0.0.5", "127.0.1.0/24", "127.0.0.0/8",
               "0.0.0.0/0", "::1", "::/0", "10.0.0.0/8", "2001:db8::/32", "127.0.0.1/32",
               "localhost", "example.com"]  # host names: tinyproxy matches the client's reverse name
+ACL_NAMES = ("localhost", "example.com")
 USERS = [("alice", "s3cret"), ("bob", "pw2"), ("carol", "Zz9")]
 LOOPBACK_SPELLINGS = ["2130706433", "0x7f.0.0.1", "127.1", "0177.0.0.1", "::ffff:127.0.0.1", "::1",
                       "0:0:0:0:0:0:0:1", "127.0.0.1."]
@@ -231,7 +234,10 @@ def cases(draw: st.DrawFn, known_open: frozenset[str] | None = None, max_probes:
     conf: list[str] = ["Timeout 5"]
     # --- client rules
     for _ in range(draw(st.integers(0, 3))):
-        conf.append(f"{draw(st.sampled_from(['Allow', 'Deny']))} {draw(st.sampled_from(ACL_VALUES))}")
+        action, value = draw(st.sampled_from(['Allow', 'Deny'])), draw(st.sampled_from(ACL_VALUES))
+        if action == "Deny" and value in ACL_NAMES and not on("client-hostname-forward", ko):
+            action = "Allow"
+        conf.append(f"{action} {value}")
     # --- BasicAuth
     users: list[tuple[str, str]] = []
     if draw(one_in(4)):
@@ -332,7 +338,7 @@ def probe(draw: st.DrawFn, users: list[tuple[str, str]], ko: frozenset[str], poo
     elif shape == "userinfo" and method != "CONNECT":
         host = "user@" + host
     elif shape == "spelling" and on("host-spelling", ko):
-        host = draw(st.sampled_from(LOOPBACK_SPELLINGS))
+        host = draw(st.sampled_from([h for h in LOOPBACK_SPELLINGS if dot or not h.endswith(".")]))
     elif shape == "dot" and on("host-spelling", ko) and dot:
         host = host + "."
     elif shape == "latin1":
