@@ -459,7 +459,8 @@ def _url_userinfo_rules(acls_conf: _Conf, dest: ir.DestPolicy, report: Report) -
     name, kind, flags, value = acls.URL_USERINFO_ACL
     acls_conf.acl(name, kind, [value], flags=flags)
     report.add(make("TS296", "FilterURLs: a URL with userinfo (http://user@host/) is refused; squid's url_regex "
-                    "never sees the userinfo tinyproxy's filter searched", source=SOURCE, span=dest.origin,
+                    "never sees the userinfo tinyproxy's filter searched", source=SOURCE,
+                    span=dest.subject_origin or dest.origin,
                     consequence="requests naming a user in the URL are refused, also where tinyproxy let them "
                     "through"))
     return ["# FilterURLs: a URL with userinfo is refused (url_regex would test it without the userinfo)",
