@@ -583,6 +583,17 @@ def test_both_trailing_dot_host_is_reported(squid_bin: str) -> None:
     assert any(d.code == "TS286" and d.span is not None and d.span.line == 3 for d in out.report)
 
 
+def test_both_trailing_dot_blocklist_fails_closed(squid_bin: str) -> None:
+    """tinyproxy blocks `api.example.com.` for `\\.com\\.$`; squid sees `api.example.com`, so the entry
+    also blocks that host (its dot quotient, TS295): narrower, never wider."""
+    reqs = [get("api.example.com."), get("api.example.com"), get("ok.test")]
+    out = both(CFG + "FilterExtended Yes\n", {"filter": "\\.com\\.$\n"}, reqs, hosts=("api.example.com", "ok.test"))
+    assert [(_klass(a), _klass(b)) for _, a, b, _, _ in out.results] == [
+        ("denied", "denied"), ("allowed", "denied"), ("allowed", "allowed")]
+    assert out.inexact("TS295", 1)
+    assert_never_widened(out)
+
+
 def test_both_manager_path_is_no_bypass(squid_bin: str) -> None:
     """A localhost client asking another host for /squid-internal-mgr/ meets the filter like any request."""
     reqs = [get("evil.test", "/squid-internal-mgr/info"), get("ok.test", "/squid-internal-mgr/info")]

@@ -15,6 +15,7 @@ ERROR/FATAL/unknown line, as ``squid_parse`` judges):
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,31 @@ def test_redefining_manager_is_an_upgrade_warning(squid_runtime: SquidRuntime, t
                     "acl manager proto cache_object\nhttp_access deny manager\nhttp_access deny all\n")
     outcome = squid_parse(conf, squid_binary=squid_runtime.binary)
     assert "ACL 'manager' is now a built-in ACL" in outcome.output, outcome.output
+
+
+@by_squid_series
+def test_no_acl_sees_the_host_as_the_client_wrote_it(squid_runtime: SquidRuntime) -> None:
+    """Why an allowlist cannot refuse `h.` or `H` while admitting `h` (squid/host_spelling.py): squid
+    lower-cases the URL's host and strips its trailing dots (src/anyp/Uri.cc), then rewrites the Host
+    header from it (src/servers/Http1Server.cc), before any ACL. If a series ever shows the spelling
+    to `req_header Host` or `url_regex`, this fails and the allowlist can fail closed there."""
+    from tests.integration.harness import Lab
+
+    conf = ("acl dot_host req_header Host \\.(:[0-9]*)?$\nacl upper_host req_header Host [A-Z]\n"
+            "acl upper_url url_regex [A-Z]\nacl dot_url url_regex \\.(:[0-9]*)?/\nacl control req_header Host ^ctl\\.\n"
+            "http_access allow dot_host\nhttp_access allow upper_host\nhttp_access allow upper_url\n"
+            "http_access allow dot_url\nhttp_access allow control\nhttp_access deny all\n")
+    with Lab(hosts=("ctl.example", "api.example.com", "cdn7.example")) as lab:
+        sq = lab.start_squid(conf, binary=squid_runtime.binary)
+        port = lab.origin_port
+        got = {}
+        for method, target, host in (("GET", f"http://api.example.com.:{port}/", f"api.example.com.:{port}"),
+                                     ("GET", f"http://CdN7.Example:{port}/", f"CdN7.Example:{port}"),
+                                     ("CONNECT", f"CdN7.Example.:{lab.echo_port}", f"CdN7.Example.:{lab.echo_port}"),
+                                     ("GET", f"http://ctl.example:{port}/", f"ctl.example:{port}")):
+            with socket.create_connection(("127.0.0.1", sq.port), timeout=8) as s:
+                s.sendall(f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                head = s.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
+            got[target.split(":")[0] if method == "CONNECT" else target.split("/")[2].split(":")[0]] = head.split()[1]
+    assert got.pop("ctl.example") != "403", "the control request must be allowed: the probe tests nothing"
+    assert set(got.values()) == {"403"}, f"{squid_runtime.label}: a spelling reached an ACL: {got}"

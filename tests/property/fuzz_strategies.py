@@ -30,7 +30,10 @@ KNOWN_OPEN: frozenset[str] = frozenset({
     # "regex-wildcards",   # squid strips ^.* / .*$ and joins lines into (a)|(b) (back-references)
     # "pcre-looking",      # .*? .*+ alone: fixed on main (posix_regex); regression cases stay
     # "host-case",           # squid lower-cases the host before any ACL (case-sensitive blocklists) — fixed by the emission layer
-    "host-spelling",       # trailing-dot hosts still open; odd IPv4 / ::ffff: blocklists fail closed (TS294)
+    # "host-spelling",     # odd IPv4 / ::ffff: blocklists fail closed (TS294); trailing-dot blocklists (TS295)
+    "client-hostname-forward",  # `Deny NAME`: tinyproxy also denies the addresses NAME resolves to (TS251)
+    "allowlist-spelling",  # squid normalises the URL host AND the Host header (lower case, no trailing dot)
+                           # before any ACL: an allowlist cannot refuse `h.` / `H` while admitting `h`
     # "upstream-none-any",   # upstream none "0.0.0.0/0" (IPv4 literals only in tinyproxy) — fixed by the emission layer
     # "upstream-socks",      # a SOCKS upstream goes DIRECT in squid instead of failing closed — refused by http_access
     # "url-decoding",        # url_regex sees the %-decoded, normalised URL (FilterURLs On) — checked per entry (squid/url_decoding.py)
@@ -47,6 +50,9 @@ FEATURES_OF: dict[str, str] = {
     "host-case": "FilterCaseSensitive On together with upper-case atoms or upper-case probe hosts",
     "host-spelling": "probe hosts 2130706433, 0x7f.0.0.1, 127.1, ::ffff:127.0.0.1, ::1, trailing dots, "
                      "%-escapes; trailing-dot upstream sites",
+    "client-hostname-forward": "Deny rules naming a host (tinyproxy's forward lookup of the name)",
+    "allowlist-spelling": "trailing-dot probe hosts against a filter allowlist; upper-case probe hosts against "
+                          "a case-sensitive allowlist (FilterCaseSensitive On, or FilterType fnmatch)",
     "upstream-none-any": "upstream none sites 0.0.0.0/0 and 127.0.0.0/8",
     "upstream-socks": "socks4/socks5 upstream rules",
     "url-decoding": "with FilterURLs On: %-escapes in probe paths and hosts, and in filter entries",
@@ -111,6 +117,7 @@ SOURCES = ["127.0.0.1", "127.0.0.2", "127.0.0.5", "127.0.1.7"]
 ACL_VALUES = ["127.0.0.1", "127.0.0.2", "127.0.0.0/29", "127.0.0.5", "127.0.1.0/24", "127.0.0.0/8",
               "0.0.0.0/0", "::1", "::/0", "10.0.0.0/8", "2001:db8::/32", "127.0.0.1/32",
               "localhost", "example.com"]  # host names: tinyproxy matches the client's reverse name
+ACL_NAMES = ("localhost", "example.com")
 USERS = [("alice", "s3cret"), ("bob", "pw2"), ("carol", "Zz9")]
 LOOPBACK_SPELLINGS = ["2130706433", "0x7f.0.0.1", "127.1", "0177.0.0.1", "::ffff:127.0.0.1", "::1",
                       "0:0:0:0:0:0:0:1", "127.0.0.1."]
@@ -227,7 +234,10 @@ def cases(draw: st.DrawFn, known_open: frozenset[str] | None = None, max_probes:
     conf: list[str] = ["Timeout 5"]
     # --- client rules
     for _ in range(draw(st.integers(0, 3))):
-        conf.append(f"{draw(st.sampled_from(['Allow', 'Deny']))} {draw(st.sampled_from(ACL_VALUES))}")
+        action, value = draw(st.sampled_from(['Allow', 'Deny'])), draw(st.sampled_from(ACL_VALUES))
+        if action == "Deny" and value in ACL_NAMES and not on("client-hostname-forward", ko):
+            action = "Allow"
+        conf.append(f"{action} {value}")
     # --- BasicAuth
     users: list[tuple[str, str]] = []
     if draw(one_in(4)):
@@ -300,30 +310,36 @@ def cases(draw: st.DrawFn, known_open: frozenset[str] | None = None, max_probes:
                                           "DisableViaHeader Yes", "AddHeader \"X-Env\" \"t\""])))
     conf = draw(st.permutations(conf))
     url_mode = mode.startswith("url")
-    probes = draw(st.lists(probe(users, ko, pool, url_mode), min_size=4, max_size=max_probes))
+    allowlist = mode != "none" and any(c in ("FilterDefaultDeny Yes", "FilterDefaultDeny On") for c in conf)
+    case_sensitive = mode == "fnmatch" or "FilterCaseSensitive On" in conf
+    spelled = on("allowlist-spelling", ko)
+    probes = draw(st.lists(probe(users, ko, pool, url_mode, dot=not allowlist or spelled,
+                                 upper=not (allowlist and case_sensitive) or spelled),
+                           min_size=4, max_size=max_probes))
     harden = not draw(one_in(5))
     return Case(list(conf), filt, probes, harden)
 
 
 @st.composite
 def probe(draw: st.DrawFn, users: list[tuple[str, str]], ko: frozenset[str], pool: list[str],
-          url_mode: bool = False) -> ProbeSpec:
-    """One probe aimed at the generated rules."""
+          url_mode: bool = False, *, dot: bool = True, upper: bool = True) -> ProbeSpec:
+    """One probe aimed at the generated rules (``dot``/``upper``: whether trailing-dot and
+    upper-case hosts may be drawn, see ``allowlist-spelling``)."""
     method = draw(st.sampled_from(["GET", "GET", "GET", "CONNECT", "HEAD"]))
     host = draw(topic(pool))
     shape = draw(st.sampled_from(["plain"] * 6 + ["sub", "upper", "pct", "userinfo", "spelling", "dot",
                                                    "latin1"]))
     if shape == "sub":
         host = draw(label) + "." + host
-    elif shape == "upper" and on("host-case", ko):
+    elif shape == "upper" and on("host-case", ko) and upper:
         host = _flip_case(host, draw(st.integers(1, 2**30)))
     elif shape == "pct" and on("host-spelling", ko) and (not url_mode or on("url-decoding", ko)):
         host = host.replace(".", "%2e", 1)
     elif shape == "userinfo" and method != "CONNECT":
         host = "user@" + host
     elif shape == "spelling" and on("host-spelling", ko):
-        host = draw(st.sampled_from(LOOPBACK_SPELLINGS))
-    elif shape == "dot" and on("host-spelling", ko):
+        host = draw(st.sampled_from([h for h in LOOPBACK_SPELLINGS if dot or not h.endswith(".")]))
+    elif shape == "dot" and on("host-spelling", ko) and dot:
         host = host + "."
     elif shape == "latin1":
         host = "caf\u00e9.test"

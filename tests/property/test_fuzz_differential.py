@@ -146,6 +146,11 @@ def test_known_open_features_are_not_generated(case):
         "auth-rotation": len({ln.split()[1] for ln in case.conf if ln.startswith("BasicAuth")})
                          < len([ln for ln in case.conf if ln.startswith("BasicAuth")]),
         "connectport-wrap": "@ECHO_PORT_WRAPPED@" in conf,
+        "client-hostname-forward": any(ln in (f"Deny {n}" for n in fs.ACL_NAMES) for ln in case.conf),
+        "allowlist-spelling": 'Filter "' in conf and ("FilterDefaultDeny Yes" in conf or "FilterDefaultDeny On" in conf)
+                              and (any(h.endswith(".") for h in hosts)
+                                   or (("FilterType fnmatch" in conf or "FilterCaseSensitive On" in conf)
+                                       and any(h != h.lower() for h in hosts))),
     }
     assert set(checks) == set(fs.FEATURES_OF)
     for klass in fs.KNOWN_OPEN:

@@ -129,6 +129,8 @@ CASES: list[tuple[str, str, str, str | None, dict[str, object], str]] = [
      "1.11"),
     ("TS293", "f:1", FILTER + ERE, "example\\.com\n", {}, "1.11"),
     ("TS294", "f:2", FILTER + ERE, "^10\\.0\\.0\\.1$\n^0x7f\n", {}, "1.11"),
+    ("TS295", "f:2", FILTER + ERE, "^ok\\.example$\n\\.com\\.$\n", {}, "1.11"),
+    ("TS296", "FilterURLs", "Timeout 5\n" + FILTER + URLS + ERE, "^http://x\\.example/\n", {}, "1.11"),
     ("TS401", "f:2", FILTER + ERE + DENY, "^ok\\.example$\nexample\\.com\n", {}, "1.11"),
     ("TS403", "Allow", "Allow 10.0.0.0/8\nAllow proxy.example.com\n", None, {}, "1.11"),
     ("TS404", "f:1", FILTER + DENY, "example\\.com\n", {"tighten": True}, "1.11"),

@@ -38,8 +38,8 @@ What each ``acl_type`` tests
   canonicalised first: ``2130706433``, ``0x7f.0.0.1``, ``127.1`` and ``[::ffff:127.0.0.1]`` are all
   ``127.0.0.1``; an IPv6 host is written compressed, lower-case and in brackets, ``[::1]``.
 * ``url_regex`` (``src/acl/UrlRegex.cc``): a regex search in the normalised absolute URL (scheme and
-  host lower-cased, default port dropped, trailing host dots removed), %XX-decoded
-  (``rfc1738_unescape``) first; for CONNECT it is ``host:port``.
+  host lower-cased, default port dropped, trailing host dots removed, an http URL's userinfo
+  left out), %XX-decoded (``rfc1738_unescape``) first; for CONNECT it is ``host:port``.
 
 tinyproxy instead searches the host (or URL) exactly as the client wrote it, so lower-casing, the
 trailing dot and IP canonicalisation are differences no value can undo: they are reported
@@ -61,12 +61,16 @@ from tinysquid.diagnostics.model import Diagnostic, make
 from tinysquid.policy import automata as fa
 from tinysquid.policy import ir
 from tinysquid.policy import posix_regex as rx
-from tinysquid.squid import posix, url_decoding
+from tinysquid.squid import host_spelling, posix, url_decoding
 
 SOURCE = "convert"
 MAX_VALUE = 1000  # squid skips a regex over BUFSIZ-1; our lines stay < 2000 characters
 
 DSTDOMAIN, DSTDOM_REGEX, URL_REGEX = "dstdomain", "dstdom_regex", "url_regex"
+
+# url_regex never sees an http URL's userinfo (AnyP::Uri::absolute() writes it for ftp only), while
+# tinyproxy's FilterURLs searches the request-line URL with it: a URL-mode filter refuses it.
+URL_USERINFO_ACL = ("ts_url_userinfo", "urllogin", "", ".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,7 +383,36 @@ def _host_regex_values(pat: ir.DestPattern, dest: ir.DestPolicy, widened: list[s
             values.append(AclValue(DSTDOM_REGEX, regex_token(v6, widened=widened), flags))
     if blocklist:
         values.extend(ip_literal_guard(pat, tuple(values)))
+        dotted = trailing_dot_value(pat)
+        if dotted is not None:
+            values.append(AclValue(DSTDOM_REGEX, regex_token(dotted, widened=widened), flags))
     return tuple(values)
+
+
+def trailing_dot_value(pat: ir.DestPattern) -> str | None:
+    """The extra regex a blocklist host entry needs because squid strips trailing dots: it blocks
+    each host whose dotted spelling (``h.``, ``h..``…) tinyproxy blocked (:mod:`host_spelling`);
+    None when no match of the entry reaches into a trailing dot.
+
+    Raises:
+        Unrepresentable: a back-reference.
+    """
+    if not dot_sensitive(pat) or _ends_in_a_letter(pat.regex):
+        return None
+    try:
+        return host_spelling.dot_quotient(pat.regex)
+    except (host_spelling.Undecided, rx.RegexError) as why:
+        raise Unrepresentable(f"{why}: squid strips trailing dots, and the entry's dotted spellings "
+                              "cannot be derived") from None
+
+
+_LAST_PLAIN = re.compile(r"(?:^|[^\\])(?:\\\\)*[A-Za-z0-9_-]\Z")
+
+
+def _ends_in_a_letter(ere: str) -> bool:
+    """A fast "no quotient": no group or alternation, and the last atom is an unrepeated letter,
+    digit, ``-`` or ``_`` (it can match no dot, and no end anchor follows it)."""
+    return "(" not in ere and "|" not in ere and _LAST_PLAIN.search(ere) is not None
 
 
 def _ip_spelling_decisions(pat: ir.DestPattern, values: tuple[AclValue, ...]) -> tuple[list[bool], list[bool]] | None:
@@ -589,6 +622,23 @@ def dot_sensitive(pattern: ir.DestPattern) -> bool:
     return False
 
 
+def _trailing_dot_finding(pattern: ir.DestPattern, dest: ir.DestPolicy, values: tuple[AclValue, ...]) -> Diagnostic:
+    span, text = pattern.origin, pattern.source_text
+    blocklist = dest.default is ir.Action.ALLOW
+    dotted = trailing_dot_value(pattern) if blocklist and pattern.domain is None else None
+    if dotted is not None:
+        flags = next((v.flags for v in values if v.acl_type == DSTDOM_REGEX), ("-n", "-i"))
+        token = regex_token(dotted, widened=[])
+        if AclValue(DSTDOM_REGEX, token, flags) in values:
+            every = dotted == "$" or bool((c := posix.compiled(dotted, icase=True)) and c.search(""))
+            scope = "every host" if every else f"each host whose dotted spelling it blocked ({token})"
+            return make("TS295", f"blocklist host pattern {text!r} blocks trailing-dot hosts, which squid sees "
+                        f"without the dot: the entry now also blocks {scope}", source=SOURCE, span=span,
+                        consequence="the entry blocks more hosts than in tinyproxy", data={"value": token})
+    return make("TS293", f"host pattern {text!r} can decide a trailing-dot host differently: " + _TS286,
+                source=SOURCE, span=span)
+
+
 def dest_findings(pattern: ir.DestPattern, dest: ir.DestPolicy, values: tuple[AclValue, ...]) -> list[Diagnostic]:
     """Why squid's decision for this entry can differ from tinyproxy's (never ``exact`` then).
 
@@ -600,8 +650,7 @@ def dest_findings(pattern: ir.DestPattern, dest: ir.DestPolicy, values: tuple[Ac
     if not values:
         return out
     if dest.subject is ir.MatchSubject.HOST and dot_sensitive(pattern):
-        out.append(make("TS293", f"host pattern {text!r} can decide a trailing-dot host differently: "
-                        + _TS286, source=SOURCE, span=span))
+        out.append(_trailing_dot_finding(pattern, dest, values))
     if dest.subject is ir.MatchSubject.URL:
         out.append(make("TS255", f"URL pattern {text!r} is matched against squid's normalised URL",
                         source=SOURCE, span=span))

@@ -429,7 +429,7 @@ def _dest_rules(acls_conf: _Conf, dest: ir.DestPolicy | None, report: Report) ->
                 names.append(_DEST_ACL_NAMES[kind])
     where = _where(dest.origin)
     if dest.subject is ir.MatchSubject.URL:
-        pct_rules = _url_pct_host_rules(acls_conf)
+        pct_rules = _url_pct_host_rules(acls_conf) + _url_userinfo_rules(acls_conf, dest, report)
     else:
         pct_rules = []
     if allowlist:
@@ -448,4 +448,20 @@ def _url_pct_host_rules(acls_conf: _Conf) -> list[str]:
     name, kind, flags, value = url_decoding.PCT_HOST_ACL
     acls_conf.acl(name, kind, [value], flags=flags)
     return ["# FilterURLs: a host written with a %-escape is refused (squid would match it decoded)",
+            f"http_access deny {name}"]
+
+
+def _url_userinfo_rules(acls_conf: _Conf, dest: ir.DestPolicy, report: Report) -> list[str]:
+    """FilterURLs: refuse a URL carrying userinfo (``http://user@host/``). tinyproxy searched the
+    request-line URL with it; squid's url_regex tests the URL without it (``AnyP::Uri::absolute``),
+    so neither an anchored allowlist entry's refusal nor a blocklist entry naming the user could
+    be reproduced. ``urllogin`` sees the userinfo squid parsed out."""
+    name, kind, flags, value = acls.URL_USERINFO_ACL
+    acls_conf.acl(name, kind, [value], flags=flags)
+    report.add(make("TS296", "FilterURLs: a URL with userinfo (http://user@host/) is refused; squid's url_regex "
+                    "never sees the userinfo tinyproxy's filter searched", source=SOURCE,
+                    span=dest.subject_origin or dest.origin,
+                    consequence="requests naming a user in the URL are refused, also where tinyproxy let them "
+                    "through"))
+    return ["# FilterURLs: a URL with userinfo is refused (url_regex would test it without the userinfo)",
             f"http_access deny {name}"]

@@ -140,9 +140,14 @@ def _site_acls(conf: _Conf, index: int, route: ir.UpstreamRoute, report: Report)
                         source=SOURCE, span=route.origin,
                         consequence="requests for 'host.' take the next matching route (or go direct)"))
     else:
-        report.add(make("TS262", f"upstream site {site.value} matches IP-address hosts as squid canonicalises "
-                        "them: 2130706433, 0x7f.0.0.1 or 127.1 count as dotted quads (tinyproxy took them for "
-                        "names)", source=SOURCE, span=route.origin))
+        # tinyproxy's hostspec_match reads the host with full_inet_pton (inet_aton first), so
+        # 2130706433, 0x7f.0.0.1, 127.1 and ::ffff:127.0.0.1 are addresses on both sides (checked
+        # with the real 1.11.1); only an address written with a trailing dot is a name to tinyproxy.
+        report.add(make("TS262", f"upstream site {site.value} matches IP-address hosts: an address written "
+                        "with a trailing dot (127.0.0.1.) is a name to tinyproxy, which never routes it here, "
+                        "while squid strips the dot and routes it as the address (odd spellings such as "
+                        "2130706433 or 127.1 are addresses to both)", source=SOURCE, span=route.origin,
+                        consequence="a trailing-dot address request takes this route in squid"))
     try:
         terms = site_acl_terms(site)
     except acls.Unrepresentable as why:

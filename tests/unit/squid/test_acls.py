@@ -116,6 +116,7 @@ def test_findings_case_and_ip_literals() -> None:
     p = P(r"^api\.example\.com$", domain=ir.DomainMatch("api.example.com"))
     # 'h.' vs 'h': TS286 once on the Filter line, and TS293 on each entry that can tell them apart
     assert [d.code for d in acls.dest_findings(p, allow, acls.dest_acl_values(p, allow))] == ["TS293"]
+    assert [d.code for d in acls.dest_findings(p, block, acls.dest_acl_values(p, block))] == ["TS293"]
     assert acls.dot_sensitive(p) and not acls.dot_sensitive(P("example"))
     p = P("example")
     assert acls.dest_findings(p, allow, acls.dest_acl_values(p, allow)) == []

@@ -274,7 +274,9 @@ def test_url_patterns_are_url_regex_and_reported() -> None:
     assert r"acl ts_dest_url_re url_regex -i ^http://x\.test/" in lines
     # squid tests the %-decoded URL: `x%2eEXE` would pass as `x.EXE`, so the allowlist entry is dropped
     assert not any(r"\.EXE$" in line for line in lines if line.startswith("acl "))
-    assert codes(report) == ["TS255", "TS276"]
+    # TS296 on the Filter line: url_regex never sees an http URL's userinfo, so such URLs are refused
+    assert codes(report) == ["TS296", "TS255", "TS276"]
+    assert "acl ts_url_userinfo urllogin ." in lines and "http_access deny ts_url_userinfo" in lines
     # a host written with an escape is refused outright (dstdom_regex sees it undecoded)
     assert "acl ts_url_pct_host dstdom_regex -n %" in lines and "http_access deny ts_url_pct_host" in lines
     assert "TS279" in codes(conf_of(policy, version="7")[1]) and "TS279" not in codes(report)
@@ -480,6 +482,17 @@ def test_trailing_dot_and_any_host_sites() -> None:
     assert r"acl ts_up_site_1 dstdom_regex -n \.$" in lines
     assert "cache_peer_access ts_peer_2 allow all" in lines
     assert codes(report) == ["TS262"]
+
+
+def test_ip_network_site_names_the_trailing_dot_not_odd_spellings() -> None:
+    """tinyproxy 1.11.1 reads 2130706433 / 127.1 as addresses (full_inet_pton = inet_aton first), as
+    squid does; only `127.0.0.1.` differs (a name to tinyproxy; regression upstream-ip-site-spellings)."""
+    policy = replace(BASE, upstream=ir.UpstreamPolicy((
+        route(ir.UpstreamKind.HTTP, ir.SiteMatch(ir.SiteKind.IP_NETWORK, "127.0.0.0/8"), "p", 1, line=2),)))
+    _, report = conf_of(policy)
+    (finding,) = [d for d in report if d.code == "TS262"]
+    assert "127.0.0.1." in finding.message and "addresses to both" in finding.message
+    assert "names)" not in finding.message
 
 
 def test_allow_localhost_keeps_its_forward_addresses() -> None:

@@ -151,6 +151,22 @@ CODES: tuple[CodeInfo, ...] = (
              "blocks every IPv4 (or IPv6) literal host: more than tinyproxy blocked, never less.",
              "Write the address as tinyproxy and squid both see it (an anchored dotted quad), or accept "
              "that IP-literal requests are refused.", A),
+    CodeInfo("TS295", "dest-block-trailing-dot-fail-closed", W,
+             "A blocklist entry blocked trailing-dot spellings of hosts (h., h..), so it now also blocks "
+             "those hosts without the dot.",
+             "squid removes trailing dots from the host before any ACL (src/anyp/Uri.cc, 5.7 to 7.x) and no "
+             "ACL sees them, so the only way never to admit what tinyproxy refused is to block 'h' wherever "
+             "tinyproxy blocked 'h.': the entry gets a second value, its dot quotient. An entry such as '\\.$' "
+             "blocks every host that way.",
+             "Drop blocklist entries meant for trailing-dot spellings: squid decides 'h.' as 'h', so the other "
+             "entries already apply.", A),
+    CodeInfo("TS296", "dest-url-userinfo-refused", W,
+             "FilterURLs: a request whose URL carries userinfo (http://user@host/) is refused.",
+             "tinyproxy's URL filter searched the request-line URL, userinfo included; squid's url_regex "
+             "tests the URL without an http URL's userinfo (AnyP::Uri::absolute, 5.7 to 7.x), so an "
+             "allowlist entry anchored at the host admitted 'http://user@host/' in squid where tinyproxy "
+             "refused it. squid refuses such URLs (urllogin) instead: narrower, never wider.",
+             "Accept it: clients rarely send userinfo in a proxied http URL (browsers strip it).", A),
     CodeInfo("TS292", "ir-field-not-printed", W,
              "A policy setting has no squid form in this back end and is not carried over.",
              "Every field of the policy is either printed or reported; this one could not be printed.",
