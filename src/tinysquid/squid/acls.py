@@ -438,6 +438,33 @@ def dest_acl_values(pattern: ir.DestPattern, dest: ir.DestPolicy, *,
         InputError: TS280 (squid would not compile the pattern), TS282 (a blocklist entry that
             squid.conf cannot carry).
     """
+    if _MEMO.dest is not dest:
+        _MEMO.dest, _MEMO.values = dest, {}
+    elif report is None:
+        hit = _MEMO.values.get(id(pattern))
+        if hit is not None and hit[0] is pattern:
+            return hit[1]
+    values = _dest_acl_values(pattern, dest, report)
+    _MEMO.values[id(pattern)] = (pattern, values)
+    return values
+
+
+# The values of the last DestPolicy's entries, by entry (held, so an id is not reused): convert
+# computes each entry's values for squid.conf and again for its proof (a pure function of the
+# entry and the policy; only the findings go to ``report``, so a call with a report is never
+# served from here). One policy at a time: a new one replaces the table.
+class _Memo:
+    __slots__ = ("dest", "values")
+
+    def __init__(self) -> None:
+        self.dest: ir.DestPolicy | None = None
+        self.values: dict[int, tuple[ir.DestPattern, tuple[AclValue, ...]]] = {}
+
+
+_MEMO = _Memo()
+
+
+def _dest_acl_values(pattern: ir.DestPattern, dest: ir.DestPolicy, report: Report | None) -> tuple[AclValue, ...]:
     d = pattern.domain
     if d is not None and dest.subject is ir.MatchSubject.HOST:
         name = d.name.lower().strip(".")
