@@ -53,6 +53,7 @@ to ``regcomp`` for a value) returns it unchanged, and it compiles on its own and
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -115,6 +116,11 @@ def _bracket_end(ere: str, i: int) -> int:
 def tokens(ere: str) -> list[tuple[str, str]]:
     """Split a (compiling) ERE into lexical units: ``esc`` (``\\x``), ``bracket``, ``open``,
     ``close``, ``char`` (anything else, anchors and operators included)."""
+    return list(_tokens(ere))
+
+
+@functools.lru_cache(maxsize=16)  # one entry is tokenised by several checks in a row
+def _tokens(ere: str) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     i = 0
     while i < len(ere):
@@ -135,7 +141,7 @@ def tokens(ere: str) -> list[tuple[str, str]]:
         else:
             out.append(("char", c))
             i += 1
-    return out
+    return tuple(out)
 
 
 def _unsafe_char(c: str) -> str | None:
