@@ -332,6 +332,8 @@ def literal_regex(text: str) -> str:
 def _v6_variant(ere: str) -> str | None:
     """``ere`` with ``^`` → ``^\\[`` and ``$`` → ``\\]$``: searched in squid's ``[addr]`` host it
     matches wherever ``ere`` matched ``addr`` (and possibly more). None if ``ere`` has no anchor."""
+    if "^" not in ere and "$" not in ere:  # no anchor token without the character (the common case)
+        return None
     out, anchored = [], False
     for kind, text in tokens(ere):
         if kind == "char" and text == "^":
@@ -613,7 +615,7 @@ def dot_sensitive(pattern: ir.DestPattern) -> bool:
     """Whether the entry can decide ``host.`` (what tinyproxy tested) differently from ``host``
     (what squid tests): only through an end anchor or an atom that can match the final dot. A sound
     over-approximation (any bracket expression counts); a domain match always is (``…name$``)."""
-    if pattern.domain is not None:
+    if pattern.domain is not None or "." in pattern.regex:  # a "." is a char, an escape or in a bracket
         return True
     for kind, text in tokens(pattern.regex):
         if kind == "bracket" or (kind == "char" and text in ".$") or (

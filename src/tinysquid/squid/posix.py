@@ -121,7 +121,7 @@ class Compiled:
         self._buf, self._lib, self._icase = buf, lib, icase
         self._needs: frozenset[str] | None = None
         if _LITERAL_CHAIN.fullmatch(pattern):
-            self._needs = frozenset(c.lower() if icase else c for c in _LITERAL_CHARS.findall(pattern))
+            self._needs = frozenset(_LITERAL_CHARS.findall(pattern.lower() if icase else pattern))
 
     def _may_match(self, text: str) -> bool:
         """False only when ``text`` lacks a character the pattern must match (see the class)."""
