@@ -5,30 +5,48 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from tinysquid.diagnostics import InputError
 from tinysquid.diagnostics.model import make
 
+Chunks = Callable[[], Iterator[bytes]]
+
 
 @dataclass(frozen=True, slots=True)
 class OutputFile:
-    """One file to write: its content and POSIX mode (secrets get 0o600)."""
+    """One file to write: its content and POSIX mode (secrets get 0o600).
 
-    content: str | bytes
+    ``content`` may be a function returning the file's UTF-8 bytes piece by piece: the writer then
+    streams it to disk and the whole file never exists in memory (report.json of 100,000 filter
+    entries is over 100 MB). It is called anew each time the content is read, so what it renders
+    (a Report) must not change after the OutputFile is made.
+    """
+
+    content: str | bytes | Chunks
     mode: int = 0o644
 
     @property
     def text(self) -> str:
-        """The content as text (large outputs are held as UTF-8 bytes)."""
-        return self.content if isinstance(self.content, str) else self.content.decode("utf-8")
+        """The content as text (large outputs are held as UTF-8 bytes, or streamed)."""
+        return self.content if isinstance(self.content, str) else self.data.decode("utf-8")
 
     @property
     def data(self) -> bytes:
         """The content as UTF-8 bytes, as written to disk."""
-        return self.content.encode("utf-8") if isinstance(self.content, str) else self.content
+        if isinstance(self.content, str):
+            return self.content.encode("utf-8")
+        if isinstance(self.content, bytes):
+            return self.content
+        return b"".join(self.content())
+
+    def chunks(self) -> Iterator[bytes]:
+        """The content as UTF-8 bytes in pieces (one piece unless it is streamed)."""
+        if callable(self.content):
+            return self.content()
+        return iter((self.data,))
 
 
 def write_dir_atomically(files: Mapping[str, OutputFile], out_dir: Path, *, force: bool = False) -> None:
@@ -66,10 +84,10 @@ def _write_dir(files: Mapping[str, OutputFile], out_dir: Path, *, force: bool) -
         for name, spec in files.items():
             target = tmp / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            data = spec.data
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, spec.mode)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                for piece in spec.chunks():
+                    fh.write(piece)
             os.chmod(target, spec.mode)
         os.chmod(tmp, 0o755)
         if out_dir.exists():

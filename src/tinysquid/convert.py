@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from tinysquid._fs import OutputFile, write_dir_atomically
 from tinysquid._version import __version__
 from tinysquid.diagnostics import Report
-from tinysquid.options import ChartVersion, ConvertOptions, SquidVersion, TinyproxyVersion
+from tinysquid.options import ChartVersion, ConvertOptions, OutputSet, SquidVersion, TinyproxyVersion
 from tinysquid.policy import ir
 
 if TYPE_CHECKING:
@@ -71,9 +71,7 @@ def _convert(path: Path, options: ConvertOptions) -> ConvertResult:
 def emit(loaded: LoadedConfig, options: ConvertOptions | None = None) -> ConvertResult:
     """The back half of convert: print an already loaded config (``tinyproxy.load``) as squid.conf,
     values.yaml, the deploy files and the reports; the back ends' findings join ``loaded.report``."""
-    from tinysquid import deploy
-    from tinysquid.helm import size as helm_size
-    from tinysquid.helm import values as helm_values
+    from tinysquid.diagnostics.model import make
     from tinysquid.squid import auth as squid_auth
     from tinysquid.squid import render as squid_render
 
@@ -84,21 +82,17 @@ def emit(loaded: LoadedConfig, options: ConvertOptions | None = None) -> Convert
     policy = loaded.policy
     squid_conf, chart_conf = squid_render.render_squid_confs(policy, squid_version=options.squid_version,
                                                              report=report)
-    values = helm_values.render_values(
-        policy, chart_conf, chart_version=options.chart_version, report=report,
-        kube_version=helm_values.parse_kube_version(options.kube_version) if options.kube_version else None,
-        replicas=options.replicas, zones=options.zones, spread_required=options.spread_required)
-    helm_size.check(values, chart_conf, options.chart_version, report)
-    deploy_settings = deploy.settings_for(policy, values, options.chart_version)
     # The large outputs are held as UTF-8 bytes: a str with one non-ASCII character (the em dash
     # in the header, an arrow in a message) takes two bytes per character, ~45 MB more for a
     # 100,000-entry allowlist. Each str is dropped as soon as its bytes exist.
     result.files["squid.conf"] = OutputFile(squid_conf.encode("utf-8"))
     del squid_conf
-    result.files["values.yaml"] = OutputFile(helm_values.dump_values(values, str(options.chart_version)).encode("utf-8"))
-    result.files.update(deploy.deploy_files(deploy_settings, result.files["values.yaml"].data, report))
-    # The chart's copy of squid.conf now lives inside values.yaml; drop it before the reports.
-    del chart_conf, values
+    if options.only is OutputSet.SQUID_CONF:
+        report.add(make("TS405", "squid.conf alone: values.yaml, post-renderer/ and argocd/ are not built and the "
+                        "chart's 1 MiB size check (TS340) is skipped", source="convert", subject="--only"))
+    else:
+        _emit_chart_files(result, policy, chart_conf, options)
+    del chart_conf
     result.files.update(squid_auth.render_auth_files(policy, report=report))
     from tinysquid.proof.check import check_policy  # each pattern's squid form proven, or a witness
     from tinysquid.proof.sites import check_sites  # upstream sites and client host names, likewise
@@ -108,8 +102,11 @@ def emit(loaded: LoadedConfig, options: ConvertOptions | None = None) -> Convert
     settle_line_statuses(report)
     apply_ignore(report, options)
     result.policy = policy
-    result.files["report.json"] = OutputFile(render_report_json(report, path, options))
-    result.files["report.md"] = OutputFile(render_report_markdown(report, path).encode("utf-8"))
+    # The reports are streamed to disk as they are rendered (OutputFile with a function): for
+    # 100,000 unanchored entries they are ~270 MB that never need to be in memory at once.
+    # ``report`` must not change from here on; nothing after emit() adds to it.
+    result.files["report.json"] = OutputFile(lambda: _iter_report_json(report, path, options))
+    result.files["report.md"] = OutputFile(lambda: _iter_report_markdown(report, path))
     # The differences this conversion intends (hardening, --tighten, fail-closed upstreams), for
     # `verify --expect` and plan-cutover's verify gate (tinysquid.expectations).
     from tinysquid import expectations
@@ -118,6 +115,23 @@ def emit(loaded: LoadedConfig, options: ConvertOptions | None = None) -> Convert
                                 input=str(path))
     result.files[expectations.FILE_NAME] = OutputFile((json.dumps(doc, indent=2) + "\n").encode("utf-8"))
     return result
+
+
+def _emit_chart_files(result: ConvertResult, policy: ir.Policy, chart_conf: str, options: ConvertOptions) -> None:
+    """values.yaml (size-checked: over 1 MiB raises TS340), post-renderer/ and argocd/."""
+    from tinysquid import deploy
+    from tinysquid.helm import size as helm_size
+    from tinysquid.helm import values as helm_values
+
+    report = result.report
+    values = helm_values.render_values(
+        policy, chart_conf, chart_version=options.chart_version, report=report,
+        kube_version=helm_values.parse_kube_version(options.kube_version) if options.kube_version else None,
+        replicas=options.replicas, zones=options.zones, spread_required=options.spread_required)
+    helm_size.check(values, chart_conf, options.chart_version, report)
+    deploy_settings = deploy.settings_for(policy, values, options.chart_version)
+    result.files["values.yaml"] = OutputFile(helm_values.dump_values(values, str(options.chart_version)).encode("utf-8"))
+    result.files.update(deploy.deploy_files(deploy_settings, result.files["values.yaml"].data, report))
 
 
 def write_outputs(result: ConvertResult, out_dir: Path, *, force: bool = False) -> None:
@@ -167,10 +181,14 @@ def apply_ignore(report: Report, options: ConvertOptions) -> int:
 def render_report_json(report: Report, config_path: Path, options: ConvertOptions) -> bytes:
     """``report.json`` (UTF-8): apiVersion, kind (``ConvertReport``), schema_version, generator,
     input, options, summary, findings."""
+    return b"".join(_iter_report_json(report, config_path, options))
+
+
+def _iter_report_json(report: Report, config_path: Path, options: ConvertOptions) -> Iterator[bytes]:
     from tinysquid import documents
     from tinysquid.diagnostics import render
 
-    return render.dump_report_json_lines(
+    return render.iter_report_json_lines(
         report,
         **documents.header(documents.Kind.CONVERT_REPORT),
         generated_by=GENERATED_BY,
@@ -181,7 +199,9 @@ def render_report_json(report: Report, config_path: Path, options: ConvertOption
                  "replicas": options.replicas, "zones": options.zones,
                  "spread": "required" if options.spread_required else "best-effort",
                  "socks_direct": options.socks_direct,
-                 "ignore": [spec.rule for spec in options.ignore]},
+                 "ignore": [spec.rule for spec in options.ignore],
+                 # only when set, so a full conversion's report is what it was before the option
+                 **({"only": str(options.only)} if options.only is not OutputSet.ALL else {})},
     )
 
 
@@ -189,7 +209,17 @@ def render_report_markdown(report: Report, config_path: Path) -> str:
     """``report.md``: the same findings as a Markdown table for a PR or a ticket."""
     from tinysquid.diagnostics import render
 
-    return render.to_markdown(report, title=f"Translation report for `{config_path}` ({GENERATED_BY})")
+    return render.to_markdown(report, title=_markdown_title(config_path))
+
+
+def _iter_report_markdown(report: Report, config_path: Path) -> Iterator[bytes]:
+    from tinysquid.diagnostics import render
+
+    return (piece.encode("utf-8") for piece in render.iter_markdown(report, title=_markdown_title(config_path)))
+
+
+def _markdown_title(config_path: Path) -> str:
+    return f"Translation report for `{config_path}` ({GENERATED_BY})"
 
 
 __all__ = [
@@ -198,6 +228,7 @@ __all__ = [
     "ChartVersion",
     "ConvertOptions",
     "ConvertResult",
+    "OutputSet",
     "SquidVersion",
     "TinyproxyVersion",
     "apply_ignore",

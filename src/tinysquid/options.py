@@ -34,6 +34,14 @@ class TinyproxyVersion(StrEnum):
     V1_11 = "1.11"
 
 
+class OutputSet(StrEnum):
+    """What ``convert`` builds: everything, or squid.conf and the reports without the chart's files
+    (``convert --only squid.conf``)."""
+
+    ALL = "all"
+    SQUID_CONF = "squid-conf"  # squid.conf, htpasswd, report.json/md, expect.json; no Helm or deploy files
+
+
 @dataclass(frozen=True, slots=True)
 class IgnoreSpec:
     """One reviewed-findings rule as written: ``rule`` is ``CODE[:FILE[:LINE]]``; ``path``/``line``
@@ -55,6 +63,8 @@ class ConvertOptions:
     ``kube_version``: the cluster's Kubernetes ``X.Y`` (picks trafficDistribution), None = unknown.
     ``replicas``/``zones``/``spread_required``: availability as the values and spread constraint say.
     ``ignore``: reviewed findings, marked ignored in the report and not counted by ``--strict``.
+    ``only``: ``SQUID_CONF`` writes no values.yaml, post-renderer/ or argocd/ and skips the chart's
+    size check (TS340), for a squid run outside the chart or a filter too large for a ConfigMap.
     """
 
     squid_version: SquidVersion = SquidVersion.V6
@@ -69,6 +79,7 @@ class ConvertOptions:
     spread_required: bool = True
     socks_direct: bool = False  # SOCKS upstream routes connect directly instead of failing (TS290)
     ignore: tuple[IgnoreSpec, ...] = ()
+    only: OutputSet = OutputSet.ALL
 
 
-__all__ = ["ChartVersion", "ConvertOptions", "IgnoreSpec", "SquidVersion", "TinyproxyVersion"]
+__all__ = ["ChartVersion", "ConvertOptions", "IgnoreSpec", "OutputSet", "SquidVersion", "TinyproxyVersion"]

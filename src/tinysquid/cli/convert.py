@@ -69,7 +69,9 @@ def convert(
                                         autocompletion=lambda: [f.value for f in ReportFormat])
                       ] = "table",
     only: Annotated[Only | None, typer.Option("--only", help="Write only this document (values.yaml, squid.conf, "
-                                              "report.json or expect.json).", show_default=False)] = None,
+                                              "report.json or expect.json); squid.conf builds no chart files, "
+                                              "so a filter over the chart's 1 MiB still converts.",
+                                              show_default=False)] = None,
     squid_version: Annotated[str, typer.Option("--squid-version", help="Target squid major version: 5, 6 or 7.",
                                                metavar="5|6|7")] = "6",
     chart_version: Annotated[str, typer.Option("--chart-version", help="Target chart line: 0.9 or 0.7.",
@@ -131,6 +133,7 @@ def convert(
             spread_required=_spread(spread),
             socks_direct=socks_direct,
             ignore=project.ignore_specs(ignore),
+            only=core.OutputSet.SQUID_CONF if only is Only.SQUID_CONF else core.OutputSet.ALL,
         )
         out = Path(out_dir)
         if not to_stdout:

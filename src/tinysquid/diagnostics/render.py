@@ -6,6 +6,7 @@ The only formatter of diagnostics; commands call it, never format findings thems
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import IO, Any
 
@@ -50,10 +51,15 @@ def _summary(report: Report) -> dict[str, Any]:
 def dump_report_json_lines(report: Report, **header: Any) -> bytes:
     """``dump_json_lines(to_document(report, **header))`` as UTF-8, but each finding is made into a
     dict, encoded and dropped in turn instead of all 100,000 dicts living at once."""
+    return b"".join(iter_report_json_lines(report, **header))
+
+
+def iter_report_json_lines(report: Report, **header: Any) -> Iterator[bytes]:
+    """``dump_report_json_lines`` in pieces of about CHUNK_ROWS findings, for a writer that streams."""
     doc: dict[str, Any] = dict(header)
     doc["summary"] = _summary(report)
     doc["findings"] = report.iter_records()
-    return dump_json_lines(doc, "findings")
+    return iter_json_lines(doc, "findings")
 
 
 def dump_json(doc: Any) -> str:
@@ -68,21 +74,32 @@ def dump_json_lines(doc: dict[str, Any], list_key: str = "findings") -> bytes:
 
     Bytes, encoded row by row: one non-ASCII character anywhere would make a joined ``str`` of the
     whole 20 MB document take two bytes per character."""
+    return b"".join(iter_json_lines(doc, list_key))
+
+
+def iter_json_lines(doc: dict[str, Any], list_key: str = "findings") -> Iterator[bytes]:
+    """``dump_json_lines`` in pieces of about CHUNK_ROWS items each (joined, they are its bytes)."""
     items = doc.get(list_key, [])  # any iterable: a generator is consumed once, item by item
     head = {k: v for k, v in doc.items() if k != list_key}
     # one encoder for every row: json.dumps(..., ensure_ascii=False) builds a new one per call
     encode = json.JSONEncoder(ensure_ascii=False).encode
-    # Every piece goes into one list joined once at the end: joining the rows first and then
-    # concatenating the header would copy the whole document two more times.
     opening = "{\n  " if not head else json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ",\n  "
-    parts = [opening.encode(), f'"{list_key}": ['.encode()]
-    sep = b"\n    "
+    yield (opening + f'"{list_key}": [').encode()
+    rows: list[str] = []
+    sep = "\n    "
     for item in items:
-        parts.append(sep)
-        parts.append(encode(item).encode())
-        sep = b",\n    "
-    parts.append(b"\n  ]\n}\n" if len(parts) > 2 else b"]\n}\n")
-    return b"".join(parts)
+        rows.append(sep)
+        rows.append(encode(item))
+        sep = ",\n    "
+        if len(rows) >= 2 * CHUNK_ROWS:
+            yield "".join(rows).encode()
+            rows.clear()
+    if rows:
+        yield "".join(rows).encode()
+    yield b"\n  ]\n}\n" if sep != "\n    " else b"]\n}\n"
+
+
+CHUNK_ROWS = 2000  # rows per piece a streaming writer gets: few writes, a few hundred KB held
 
 
 def dump_yaml(doc: Any) -> str:
@@ -98,6 +115,11 @@ def _md_cell(text: str | None) -> str:
 
 def to_markdown(report: Report, *, title: str = "tinysquid report", include_exact: bool = True) -> str:
     """A Markdown report: a summary table, then one row per finding (exact lines optional)."""
+    return "".join(iter_markdown(report, title=title, include_exact=include_exact))
+
+
+def iter_markdown(report: Report, *, title: str = "tinysquid report", include_exact: bool = True) -> Iterator[str]:
+    """``to_markdown`` in pieces of about CHUNK_ROWS rows each (joined, they are its text)."""
     lines = [f"# {title}", "", "| status | count |", "| --- | ---: |"]
     for status, count in report.by_status().items():
         lines.append(f"| {status} | {count} |")
@@ -117,7 +139,11 @@ def to_markdown(report: Report, *, title: str = "tinysquid report", include_exac
             f"| `{d.location()}` | {d.code} {d.name} | {verdict} | {_md_cell(d.message)} "
             f"| {_md_cell(d.consequence)} | {_md_cell(d.hint)} |"
         )
-    return "\n".join(lines) + "\n"
+        if len(lines) >= CHUNK_ROWS:
+            yield "\n".join(lines) + "\n"
+            lines.clear()
+    if lines:
+        yield "\n".join(lines) + "\n"
 
 
 def print_summary(report: Report, console: Any, *, title: str = "translation report",

@@ -53,6 +53,7 @@ to ``regcomp`` for a value) returns it unchanged, and it compiles on its own and
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -119,6 +120,11 @@ def _bracket_end(ere: str, i: int) -> int:
 def tokens(ere: str) -> list[tuple[str, str]]:
     """Split a (compiling) ERE into lexical units: ``esc`` (``\\x``), ``bracket``, ``open``,
     ``close``, ``char`` (anything else, anchors and operators included)."""
+    return list(_tokens(ere))
+
+
+@functools.lru_cache(maxsize=16)  # one entry is tokenised by several checks in a row
+def _tokens(ere: str) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     i = 0
     while i < len(ere):
@@ -139,7 +145,7 @@ def tokens(ere: str) -> list[tuple[str, str]]:
         else:
             out.append(("char", c))
             i += 1
-    return out
+    return tuple(out)
 
 
 def _unsafe_char(c: str) -> str | None:
@@ -330,6 +336,8 @@ def literal_regex(text: str) -> str:
 def _v6_variant(ere: str) -> str | None:
     """``ere`` with ``^`` → ``^\\[`` and ``$`` → ``\\]$``: searched in squid's ``[addr]`` host it
     matches wherever ``ere`` matched ``addr`` (and possibly more). None if ``ere`` has no anchor."""
+    if "^" not in ere and "$" not in ere:  # no anchor token without the character (the common case)
+        return None
     out, anchored = [], False
     for kind, text in tokens(ere):
         if kind == "char" and text == "^":
@@ -471,6 +479,33 @@ def dest_acl_values(pattern: ir.DestPattern, dest: ir.DestPolicy, *,
         InputError: TS280 (squid would not compile the pattern), TS282 (a blocklist entry that
             squid.conf cannot carry).
     """
+    if _MEMO.dest is not dest:
+        _MEMO.dest, _MEMO.values = dest, {}
+    elif report is None:
+        hit = _MEMO.values.get(id(pattern))
+        if hit is not None and hit[0] is pattern:
+            return hit[1]
+    values = _dest_acl_values(pattern, dest, report)
+    _MEMO.values[id(pattern)] = (pattern, values)
+    return values
+
+
+# The values of the last DestPolicy's entries, by entry (held, so an id is not reused): convert
+# computes each entry's values for squid.conf and again for its proof (a pure function of the
+# entry and the policy; only the findings go to ``report``, so a call with a report is never
+# served from here). One policy at a time: a new one replaces the table.
+class _Memo:
+    __slots__ = ("dest", "values")
+
+    def __init__(self) -> None:
+        self.dest: ir.DestPolicy | None = None
+        self.values: dict[int, tuple[ir.DestPattern, tuple[AclValue, ...]]] = {}
+
+
+_MEMO = _Memo()
+
+
+def _dest_acl_values(pattern: ir.DestPattern, dest: ir.DestPolicy, report: Report | None) -> tuple[AclValue, ...]:
     d = pattern.domain
     if d is not None and dest.subject is ir.MatchSubject.HOST:
         name = d.name.lower().strip(".")
@@ -613,7 +648,7 @@ def dot_sensitive(pattern: ir.DestPattern) -> bool:
     """Whether the entry can decide ``host.`` (what tinyproxy tested) differently from ``host``
     (what squid tests): only through an end anchor or an atom that can match the final dot. A sound
     over-approximation (any bracket expression counts); a domain match always is (``…name$``)."""
-    if pattern.domain is not None:
+    if pattern.domain is not None or "." in pattern.regex:  # a "." is a char, an escape or in a bracket
         return True
     for kind, text in tokens(pattern.regex):
         if kind == "bracket" or (kind == "char" and text in ".$") or (

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import functools
+import re
 from collections.abc import Iterator
 
 _REG_EXTENDED, _REG_ICASE, _REG_NOSUB = 1, 2, 8
@@ -79,6 +80,8 @@ def ere_error(pattern: str, *, icase: bool) -> str | None:
     lib = _libc()
     if lib is None:
         return None
+    if compiled(pattern, icase=icase) is not None:  # compiles (and is kept: the caller matches next)
+        return None
     buf = ctypes.create_string_buffer(_REGEX_T)
     with _in_c_locale():
         rc = lib.regcomp(buf, pattern.encode("utf-8", "surrogateescape"), _flags(icase))
@@ -90,10 +93,21 @@ def ere_error(pattern: str, *, icase: bool) -> str | None:
     return msg.value.decode("utf-8", "replace") or f"regcomp error {rc}"
 
 
-class Compiled:
-    """One compiled ERE; :meth:`search` is regexec (unanchored search, as both proxies do)."""
+# A chain of literals, ``\.`` and ``.`` between optional anchors: every letter, digit, ``-`` and
+# ``_`` in it must occur in any string it matches (case-folded under REG_ICASE, in the C locale).
+_LITERAL_CHAIN = re.compile(r"\^?(?:[A-Za-z0-9_-]|\\\.|\.)+\$?")
+_LITERAL_CHARS = re.compile(r"[A-Za-z0-9_-]")
 
-    __slots__ = ("_buf", "_lib")
+
+class Compiled:
+    """One compiled ERE; :meth:`search` is regexec (unanchored search, as both proxies do).
+
+    For a pattern that is a chain of literals (the shape of nearly every filter entry) a string
+    lacking one of its letters, digits, ``-`` or ``_`` cannot match, and regexec is not called for
+    it: convert tests each entry against fourteen IP-address spellings, which such a name never
+    matches."""
+
+    __slots__ = ("_buf", "_icase", "_lib", "_needs")
 
     def __init__(self, pattern: str, *, icase: bool) -> None:
         lib = _libc()
@@ -104,23 +118,48 @@ class Compiled:
             rc = lib.regcomp(buf, pattern.encode("utf-8", "surrogateescape"), _flags(icase))
         if rc != 0:
             raise ValueError(f"does not compile: {pattern!r}")
-        self._buf, self._lib = buf, lib
+        self._buf, self._lib, self._icase = buf, lib, icase
+        self._needs: frozenset[str] | None = None
+        if _LITERAL_CHAIN.fullmatch(pattern):
+            self._needs = frozenset(_LITERAL_CHARS.findall(pattern.lower() if icase else pattern))
+
+    def _may_match(self, text: str) -> bool:
+        """False only when ``text`` lacks a character the pattern must match (see the class)."""
+        if self._needs is None:
+            return True
+        return self._needs <= frozenset(text.lower() if self._icase else text)
 
     def search(self, text: str) -> bool:
         """Whether the pattern matches anywhere in ``text``."""
+        if not self._may_match(text):
+            return False
         with _in_c_locale():
             return bool(self._lib.regexec(self._buf, text.encode("utf-8", "surrogateescape"), 0, None, 0) == 0)
 
     def search_all(self, texts: tuple[str, ...]) -> list[bool]:
         """:meth:`search` for each of ``texts`` (one locale switch for all)."""
+        needs = self._needs
+        if needs is not None:
+            maybe = [needs <= chars for chars in _char_sets(texts, self._icase)]
+            if not any(maybe):
+                return maybe
+        else:
+            maybe = [True] * len(texts)
         regexec, buf = self._lib.regexec, self._buf
         with _in_c_locale():
-            return [regexec(buf, t.encode("utf-8", "surrogateescape"), 0, None, 0) == 0 for t in texts]
+            return [m and regexec(buf, t.encode("utf-8", "surrogateescape"), 0, None, 0) == 0
+                    for m, t in zip(maybe, texts, strict=True)]
 
     def __del__(self) -> None:
         lib = getattr(self, "_lib", None)
         if lib is not None:
             lib.regfree(self._buf)
+
+
+@functools.lru_cache(maxsize=32)  # the same few sample tuples, for every entry
+def _char_sets(texts: tuple[str, ...], icase: bool) -> tuple[frozenset[str], ...]:
+    """The characters of each text (lower-cased under ``icase``), for :meth:`Compiled._may_match`."""
+    return tuple(frozenset(t.lower() if icase else t) for t in texts)
 
 
 @functools.lru_cache(maxsize=8)  # one entry is checked, emitted and compared in a row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -45,6 +46,38 @@ def test_40000_entries_exit_2_naming_the_limit_and_write_nothing(tmp_path: Path)
     assert done.exit_code == 2, done.output
     assert "TS340" in done.output and "1 MiB" in done.output and "1,048,576" in done.output
     assert not out.exists()
+
+
+def test_only_squid_conf_writes_the_40000_entries_without_the_chart_files(tmp_path: Path) -> None:
+    # A filter that TS340 refuses for the chart: --only squid.conf builds no chart file, skips their
+    # size check, says so (TS405), and writes the same squid.conf a full conversion would.
+    from tinysquid import convert
+
+    filt = tmp_path / "filter"
+    filt.write_text("".join(f"^svc{i:05d}-api\\.example-partner\\.com$\n" for i in range(40000)))
+    conf = tmp_path / "tinyproxy.conf"
+    conf.write_text(f'Port 8888\nFilter "{filt}"\nFilterDefaultDeny Yes\nFilterExtended On\nAllow 10.0.0.0/8\n')
+    assert _run(["convert", str(conf), "--out-dir", str(tmp_path / "chart")]).exit_code == 2  # TS340, as below
+    out = tmp_path / "out"
+    done = _run(["convert", str(conf), "--out-dir", str(out), "--only", "squid.conf"])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in out.iterdir()) == ["squid.conf"]
+    assert "svc39999-api" in (out / "squid.conf").read_text()
+    result = convert.convert_file(conf, convert.ConvertOptions(only=convert.OutputSet.SQUID_CONF))
+    assert "values.yaml" not in result.files and "report.json" in result.files
+    codes = {d.code for d in result.report.diagnostics}
+    assert "TS405" in codes and not codes & {"TS340", "TS341", "TS342"}
+    report = json.loads(result.files["report.json"].text)
+    assert report["options"]["only"] == "squid-conf"
+
+    (tmp_path / "small").mkdir()
+    small = _config(tmp_path / "small", 50)
+    both = [tmp_path / "all", tmp_path / "only"]
+    assert _run(["convert", str(small), "--out-dir", str(both[0])]).exit_code == 0
+    assert _run(["convert", str(small), "--out-dir", str(both[1]), "--only", "squid.conf"]).exit_code == 0
+    assert (both[0] / "squid.conf").read_bytes() == (both[1] / "squid.conf").read_bytes()
+    assert "only" not in json.loads((both[0] / "report.json").read_text())["options"]
+    assert "TS405" not in (both[0] / "report.json").read_text()
 
 
 def test_near_the_limit_warns() -> None:

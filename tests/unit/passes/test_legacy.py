@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import Span, Status
@@ -20,11 +24,51 @@ def _policy(default=ir.Action.DENY, *regexes: str, rules=()) -> ir.Policy:
 
 def test_loose_domain_shapes():
     assert loose_domain(r"slack\.com") == ("slack.com", False, False)
+    assert _loose_domain_from_the_parse_tree(r"slack\.com") == ("slack.com", False, False)
+    assert _loose_domain_from_the_parse_tree(r"^slack.com") == ("slack.com", True, False)
     assert loose_domain(r"slack\.com$") == ("slack.com", False, True)
     assert loose_domain(r"^slack\.com") == ("slack.com", True, False)
     assert loose_domain(r"^slack\.com$") is None
     assert loose_domain(r"(^|\.)slack\.com$") is None
     assert loose_domain("slack") is None
+
+
+def _loose_domain_from_the_parse_tree(ere: str) -> tuple[str, bool, bool] | None:
+    """What loose_domain computed before it read the string directly: the same answer from the ERE's
+    parse tree (one literal or any-character per character between the anchors)."""
+    import re
+
+    if not re.fullmatch(r"\^?(?:[A-Za-z0-9_-]|\\\.|\.)+\$?", ere):
+        return None
+    try:
+        node = rx.parse_ere(ere)
+    except rx.RegexError:
+        return None
+    items = node.items if isinstance(node, rx.Concat) else (node,)
+    start = bool(items) and items[0] == rx.Anchor("^")
+    end = bool(items) and items[-1] == rx.Anchor("$")
+    chars = []
+    for n in items[int(start): len(items) - int(end)]:
+        if isinstance(n, rx.Lit):
+            chars.append(n.ch)
+        elif isinstance(n, rx.AnyChar):
+            chars.append(".")
+        else:
+            return None
+    name = "".join(chars).lower()
+    if (start and end) or not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)+", name):
+        return None
+    return name, start, end
+
+
+@given(st.lists(st.sampled_from(["a", "Z", "0", "-", "_", ".", "\\.", "\\", "^", "$", "(", "|", "*", "["]),
+                max_size=10).map("".join))
+@settings(max_examples=400, deadline=None)
+def test_loose_domain_agrees_with_the_parse_tree(ere: str) -> None:
+    assert loose_domain(ere) == _loose_domain_from_the_parse_tree(ere)
+    found = loose_domain(ere)
+    if found is not None:  # the fast escape is the general one on every name loose_domain returns
+        assert anchored(found[0]) == "(^|\\.)" + re.sub(r"([.\\[\](){}*+?|^$])", r"\\\1", found[0]) + "$"
 
 
 def test_unanchored_allowlist_pattern_is_a_legacy_hole_and_kept():

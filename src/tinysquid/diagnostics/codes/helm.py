@@ -63,7 +63,8 @@ CODES: tuple[CodeInfo, ...] = (
              "The API server refuses a ConfigMap or Secret over 1 MiB (1,048,576 bytes of data); Helm stores "
              "each release in such a Secret, so the install fails.",
              "Shorten the filter (merge entries, drop unused ones) or serve the allowlist from a file baked "
-             "into a custom image instead of the chart's ConfigMap."),
+             "into a custom image instead of the chart's ConfigMap (`convert --only squid.conf` writes squid.conf "
+             "alone, without the size check)."),
     CodeInfo("TS341", "size-near-limit", W,
              "An object convert writes is within 20% of a Kubernetes size limit.",
              "A few more filter entries and the install fails (1 MiB per ConfigMap and per Helm release "

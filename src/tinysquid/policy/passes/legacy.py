@@ -17,7 +17,6 @@ from dataclasses import replace
 from tinysquid.diagnostics import Report
 from tinysquid.diagnostics.model import make
 from tinysquid.policy import ir
-from tinysquid.policy import posix_regex as rx
 
 SOURCE = "convert"
 _LOOSE_SHAPE = re.compile(r"\^?(?:[A-Za-z0-9_-]|\\\.|\.)+\$?")
@@ -29,23 +28,11 @@ def loose_domain(ere: str) -> tuple[str, bool, bool] | None:
     anchor (unescaped dots read as dots), else None."""
     if not _LOOSE_SHAPE.fullmatch(ere):  # cheap filter: letters, digits, - _ . \. and anchors only
         return None
-    try:
-        node = rx.parse_ere(ere)
-    except rx.RegexError:
-        return None
-    items = node.items if isinstance(node, rx.Concat) else (node,)
-    start = bool(items) and items[0] == rx.Anchor("^")
-    end = bool(items) and items[-1] == rx.Anchor("$")
-    core = items[int(start): len(items) - int(end)]
-    chars = []
-    for n in core:
-        if isinstance(n, rx.Lit):
-            chars.append(n.ch)
-        elif isinstance(n, rx.AnyChar):
-            chars.append(".")
-        else:
-            return None
-    name = "".join(chars).lower()
+    # In that shape the ERE parses to an optional ``^``, then one literal per letter, digit, ``-``,
+    # ``_`` or ``\.`` and one any-character per ``.`` (both read back as "."), then an optional
+    # ``$``: the parse tree is not needed (it cost ~0.1 ms an entry; this is one pass over a str).
+    start, end = ere.startswith("^"), ere.endswith("$")
+    name = ere[int(start): len(ere) - int(end)].replace("\\.", ".").lower()
     if (start and end) or not _DOMAIN.fullmatch(name):
         return None
     return name, start, end
@@ -53,6 +40,8 @@ def loose_domain(ere: str) -> tuple[str, bool, bool] | None:
 
 def anchored(name: str) -> str:
     """The tightened ERE: the domain and its subdomains, nothing else."""
+    if _DOMAIN.fullmatch(name):  # what loose_domain returns: only the dots need escaping
+        return "(^|\\.)" + name.replace(".", "\\.") + "$"
     return "(^|\\.)" + re.sub(r"([.\\[\](){}*+?|^$])", r"\\\1", name) + "$"
 
 
@@ -87,14 +76,14 @@ def lint_legacy_holes(policy: ir.Policy, report: Report, *, tighten: bool) -> ir
             looks.append(f"{name}.attacker.example")
         if not start:
             looks.append(f"not{name}")
+        new = anchored(name)
         report.add(make(
             "TS401", f"allowlist pattern {p.source_text!r} is not anchored: it also admits {' and '.join(looks)}",
             source=SOURCE, span=p.origin,
             consequence="the converted proxy keeps admitting these look-alike hosts, as tinyproxy did",
-            hint=f"Anchor it as `{anchored(name)}` in the filter file, or pass --tighten to emit that.",
-            data={"tightened": anchored(name)}))
+            hint=f"Anchor it as `{new}` in the filter file, or pass --tighten to emit that.",
+            data={"tightened": new}))
         if tighten:
-            new = anchored(name)
             report.add(make(
                 "TS404", f"--tighten: {p.source_text!r} → {new}", source=SOURCE, span=p.origin,
                 consequence=f"only {name} and its subdomains are admitted now, not the look-alikes"))
