@@ -135,12 +135,13 @@ CASES: list[tuple[str, str, str, str | None, dict[str, object], str]] = [
     ("TS403", "Allow", "Allow 10.0.0.0/8\nAllow proxy.example.com\n", None, {}, "1.11"),
     ("TS404", "f:1", FILTER + DENY, "example\\.com\n", {"tighten": True}, "1.11"),
     ("TS802", "f:1", FILTER + ERE + "FilterCaseSensitive Yes\n", "^api\\.example\\.org$\n", {}, "1.11"),
-    ("TS803", "f:1", FILTER + URLS + ERE, "^http://x\\.example/\n", {}, "1.11"),
+    ("TS803", "f:1", FILTER + URLS + ERE + DENY, "^http://x\\.example\n", {}, "1.11"),
     ("TS804", "f:1", FILTER + ERE + DENY + "FilterCaseSensitive Yes\n", "^api\\.example\\.org$\n", {}, "1.11"),
     ("TS805", "upstream", 'upstream http q.example:3128 "x.example."\n', None, {}, "1.11"),
     ("TS807", "Allow", "Timeout 5\nAllow proxy.example.com\n", None, {}, "1.11"),
     ("TS808", "Deny", "Allow .example.com\nDeny host\n", None, {}, "1.11"),
     ("TS809", "f:1", FILTER + ERE, "a{1,2}{3}\n", {}, "1.11"),
+    ("TS810", "f:1", FILTER + URLS + ERE + DENY, "^example\\.com$\n", {}, "1.11"),
 ]
 
 # Line codes of the table's ranges (tinyproxy 1xx, translation 2xx, legacy 4xx, proof 8xx) that no
