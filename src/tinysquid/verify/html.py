@@ -15,6 +15,7 @@ from html import escape
 from typing import IO, Any
 
 from tinysquid.verify.model import Summary
+from tinysquid.verify.report import answer_summary
 
 # The order rows appear in: what needs a look first.
 ORDER = ("widened", "narrowed", "changed", "error", "noisy", "intended", "agree")
@@ -79,17 +80,6 @@ document.body.setAttribute('data-ready','1');
 apply();
 })();
 """
-
-
-def _short(a: dict[str, Any]) -> str:
-    if a["class"] == "error":
-        return f"error ({a.get('error', 'bad answer')})"
-    if a["class"] == "ambiguous":
-        return f"{a['status']} ambiguous ({a.get('note', 'author unknown')})"
-    extra = f" {a['x_squid_error']}" if a.get("x_squid_error") else ""
-    route = f" via {a['route']}" if a.get("route") else ""
-    why = f" ({a['note']})" if a.get("note") and a.get("answered_by") == "origin" else ""
-    return f"{a['status']} {a['class']}{extra}{route}{why}"
 
 
 def _split_at(at: str) -> tuple[str, int] | None:
@@ -172,7 +162,7 @@ def write_html(out: IO[str], summary: Summary, records: Callable[[], Iterator[di
 
 def _row(rec: dict[str, Any], texts: dict[str, str]) -> str:
     result = rec["result"]
-    olds = "<br>".join(f"{escape(a['proxy'])}: {escape(_short(a))}" for a in rec["old"])
+    olds = "<br>".join(f"{escape(a['proxy'])}: {escape(answer_summary(a))}" for a in rec["old"])
     why = escape(rec.get("why", ""))
     if rec.get("note"):
         why += f"<br>{escape(rec['note'])}"
@@ -183,4 +173,4 @@ def _row(rec: dict[str, Any], texts: dict[str, str]) -> str:
         lines.append(f"<span class=\"line\">{escape(at)}{shown}</span>")
     return (f"<tr class=\"r-{escape(result)}\" data-result=\"{escape(result)}\" data-id=\"{rec['id']}\">"
             f"<td class=\"res\">{escape(result)}</td><td><code>{escape(rec['request'])}</code></td>"
-            f"<td>{olds}</td><td>{escape(_short(rec['new']))}</td><td>{why}{''.join(lines)}</td></tr>\n")
+            f"<td>{olds}</td><td>{escape(answer_summary(rec['new']))}</td><td>{why}{''.join(lines)}</td></tr>\n")

@@ -13,12 +13,13 @@ _FAIL = {"widened", "narrowed", "changed"}
 
 
 def _answers(rec: dict[str, Any]) -> str:
-    parts = [f"{a['proxy']}={_short(a)}" for a in rec["old"]]
-    parts.append(f"new={_short(rec['new'])}")
+    parts = [f"{a['proxy']}={answer_summary(a)}" for a in rec["old"]]
+    parts.append(f"new={answer_summary(rec['new'])}")
     return "; ".join(parts)
 
 
-def _short(a: dict[str, Any]) -> str:
+def answer_summary(a: dict[str, Any]) -> str:
+    """One proxy's answer in a few words (status, class, squid's error, route), as every report shows it."""
     if a["class"] == "error":
         return f"error ({a.get('error', 'bad answer')})"
     if a["class"] == "ambiguous":
@@ -72,8 +73,8 @@ def write_markdown(out: IO[str], summary: Summary, records: Iterable[dict[str, A
     if rows:
         out.write("| result | request | old | new | why |\n|---|---|---|---|---|\n")
         for r in rows:
-            olds = "<br>".join(_short(a) for a in r["old"])
-            out.write(f"| **{r['result']}** | `{r['request']}` | {olds} | {_short(r['new'])} | "
+            olds = "<br>".join(answer_summary(a) for a in r["old"])
+            out.write(f"| **{r['result']}** | `{r['request']}` | {olds} | {answer_summary(r['new'])} | "
                       f"{r.get('why', '').replace('|', '/')} |\n")
     else:
         out.write("Every probe agrees.\n")
