@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.integration.harness import Lab, find_binary
+from tests.conftest import require_binary
+from tests.integration.harness import Lab
 from tests.integration.test_verify_faults import SQUID_DENIES, denies, fake, silent
 from tinysquid.diagnostics.model import Span
 from tinysquid.verify.engine import (
@@ -145,8 +146,7 @@ def test_a_long_run_goes_to_workers_and_agrees_with_one_process(monkeypatch):
     the same as in one process, through the real squid, and come in probe order."""
     import tinysquid.verify.engine as engine
 
-    if not find_binary("squid"):
-        pytest.skip("needs squid")
+    require_binary("squid")
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 3)
     real_pool = engine._run_pool
     pooled = []

@@ -48,7 +48,7 @@ def test_print_job_is_strict_valid_and_keeps_credentials_out(tmp_path, monkeypat
     expect = tmp_path / "expect.json"
     expect.write_text('{"apiVersion": "tinysquid/v1"}\n')
     monkeypatch.setenv("NEW_AUTH", "alice:s3cr3t-new")
-    result = runner.invoke(app, ["verify", "--old", "http://bob:s3cr3t-old@10.0.0.5:8888", "--new",
+    result = runner.invoke(app, ["verify", "--old", "http://bob:s3cr3t-old@tinyproxy-nlb.internal.example:8888", "--new",
                                  "http://squid.egress.svc.cluster.local:3128", "--config", str(conf), "--root",
                                  str(root), "--expect", str(expect), "--new-auth", "env:NEW_AUTH", "--print-job",
                                  "--job-namespace", "egress", "--job-image", "registry.example/tinysquid:1"])
@@ -60,7 +60,7 @@ def test_print_job_is_strict_valid_and_keeps_credentials_out(tmp_path, monkeypat
     c = _container(docs)
     assert c["image"] == "registry.example/tinysquid:1"
     args = c["args"]
-    assert args[:4] == ["--old", "http://10.0.0.5:8888", "--new", "http://squid.egress.svc.cluster.local:3128"]
+    assert args[:4] == ["--old", "http://tinyproxy-nlb.internal.example:8888", "--new", "http://squid.egress.svc.cluster.local:3128"]
     assert args[-2:] == ["-o", "json"]
     assert args[args.index("--old-auth") + 1] == "env:OLD_PROXY_AUTH"
     assert args[args.index("--new-auth") + 1] == "env:NEW_PROXY_AUTH"
@@ -84,7 +84,7 @@ def test_relative_filter_sits_beside_the_config_and_climbing_out_is_refused(tmp_
     (tmp_path / "lists").mkdir()
     (tmp_path / "lists/allow").write_text("^a\\.example$\n")
     conf = _conf(tmp_path, "lists/allow")
-    result = runner.invoke(app, ["verify", "--old", "http://10.0.0.5:8888", "--new", "http://squid.squid.svc:3128",
+    result = runner.invoke(app, ["verify", "--old", "http://tinyproxy-nlb.internal.example:8888", "--new", "http://squid.squid.svc:3128",
                                  "--config", str(conf), "--print-job"])
     assert result.exit_code == 0, result.output
     docs = load_strict(result.stdout)
@@ -109,7 +109,7 @@ def test_inputs_over_a_configmap_are_refused(tmp_path):
 def test_a_bad_proxy_url_is_refused_before_printing(tmp_path):
     conf = _conf(tmp_path, "f")
     (tmp_path / "f").write_text("x\n")
-    result = runner.invoke(app, ["verify", "--old", "ftp://10.0.0.5:21", "--new", "http://n:3128", "--config",
+    result = runner.invoke(app, ["verify", "--old", "ftp://tinyproxy-nlb.internal.example:21", "--new", "http://n:3128", "--config",
                                  str(conf), "--print-job"])
     assert result.exit_code == 2 and "TS504" in result.output and "apiVersion" not in result.stdout
 
