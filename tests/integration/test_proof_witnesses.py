@@ -164,12 +164,13 @@ def test_the_unspecified_address_is_tested_as_sent(tinyproxy_bin, squid_runtime,
 @pytest.mark.parametrize("squid_runtime", ("5", "6"), indirect=True, ids=lambda s: f"squid{s}")
 def test_a_connect_without_a_port_is_a_url_witness(tinyproxy_bin, squid_runtime, lab):
     """FilterURLs: tinyproxy searches ``0.0.0.0`` for ``CONNECT 0.0.0.0``, squid 5.7/6.13 its URL
-    ``0.0.0.0:443`` (the port it assumes): a blocklist ``^[0-9.]+$`` refuses the request in tinyproxy
-    only. The proof names that request; both real proxies confirm it (0.0.0.0 is this host)."""
+    ``0.0.0.0:443`` (the port it assumes): an allowlist ``^[0-9.]+:443$`` admits the request in
+    squid only — the same request tinyproxy admits with the port spelled out. The proof names it;
+    both real proxies confirm it (0.0.0.0 is this host)."""
     from tinysquid.convert import ConvertOptions, convert_file
 
-    conf_path = _prepare(lab, Case("Timeout 5\nFilterURLs On\nFilterExtended On\nFilter \"@FILE:filter@\"\n",
-                                   {"filter": "^[0-9.]+$\n"}))
+    conf_path = _prepare(lab, Case("Timeout 5\nFilterURLs On\nFilterExtended On\nFilterDefaultDeny Yes\n"
+                                   "Filter \"@FILE:filter@\"\n", {"filter": "^[0-9.]+:443$\n"}))
     result = convert_file(conf_path, ConvertOptions(squid_version=_target(squid_runtime)))
     found = [d for d in result.report if d.data.get("proof") == "witness"]
     assert [(d.code, d.data["witness"], d.data["refused_by"], d.data.get("probed")) for d in found] == [
@@ -181,6 +182,23 @@ def test_a_connect_without_a_port_is_a_url_witness(tinyproxy_bin, squid_runtime,
     status = _ask(sq.port, "CONNECT 0.0.0.0")[0]
     assert status != 403, status  # admitted: squid tried 0.0.0.0:443
     assert _ask(sq.port, "CONNECT 0.0.0.0:443")[0] == status  # the same request as squid sees it
+
+
+@pytest.mark.parametrize("squid_runtime", ("5", "6"), indirect=True, ids=lambda s: f"squid{s}")
+def test_a_blocklist_keeps_a_connect_without_a_port_closed(tinyproxy_bin, squid_runtime, lab):
+    """The blocklist ``^[0-9.]+$`` blocks ``CONNECT 0.0.0.0`` in tinyproxy; squid tests ``0.0.0.0:443``,
+    so the entry is widened (TS291) and squid refuses it too: no widening witness is left."""
+    from tinysquid.convert import ConvertOptions, convert_file
+
+    conf_path = _prepare(lab, Case("Timeout 5\nFilterURLs On\nFilterExtended On\nFilter \"@FILE:filter@\"\n",
+                                   {"filter": "^[0-9.]+$\n"}))
+    result = convert_file(conf_path, ConvertOptions(squid_version=_target(squid_runtime)))
+    assert any(d.code == "TS291" for d in result.report)
+    assert not [d for d in result.report if d.data.get("refused_by") == "tinyproxy"]
+    tp = lab.start_tinyproxy(conf_path.read_text())
+    sq = lab.start_squid(result.files["squid.conf"].text, binary=squid_runtime.binary)
+    assert _ask(tp.port, "CONNECT 0.0.0.0")[0] == 403
+    assert _ask(sq.port, "CONNECT 0.0.0.0")[0] == 403
 
 
 def test_a_url_without_a_path_is_a_url_witness(tinyproxy_bin, squid_bin, lab):
@@ -211,6 +229,7 @@ def test_squid_7_refuses_a_connect_without_a_port(tinyproxy_bin, squid_runtime, 
     conf_path = _prepare(lab, Case("Timeout 5\nFilterURLs On\nFilterExtended On\nFilter \"@FILE:filter@\"\n",
                                    {"filter": "^[0-9.]+$\n"}))
     result = convert_file(conf_path, ConvertOptions(squid_version=SquidVersion.V7))
-    assert not [d for d in result.report if d.data.get("proof") == "witness"]
+    # no widening witness; the `:443` form the entry also blocks for 5.7/6.13 (TS291) is a narrowing
+    assert not [d for d in result.report if d.data.get("refused_by") == "tinyproxy"]
     sq = lab.start_squid(result.files["squid.conf"].text, binary=squid_runtime.binary)
     assert _ask(sq.port, "CONNECT 0.0.0.0")[0] == 400

@@ -706,3 +706,18 @@ def test_credential_add_header_is_a_placeholder_filled_from_the_secret(squid_bin
         status, _, body = sq.request(f"http://site.test:{origin}/")
     got = body.decode().lower()
     assert status == 200 and "authorization: bearer s3cr3t-%-q\\\\\n" in got and "x-env: prod\n" in got
+
+
+def test_both_url_mode_blocklist_keeps_blocking_normalised_spellings(squid_bin: str) -> None:
+    """squid's url_regex tests the normalised URL (no trailing host dot, no :80, '/' for a missing
+    path): entries matching those spellings as sent are widened (TS291) and still block them."""
+    flt = "^http://evil\\.test\\.[:/]\n^http://bad\\.test:[0-9]+$\n^http://p80\\.test:80/\n"
+    bare = "GET http://bad.test:@ORIGIN@ HTTP/1.0\r\nHost: bad.test"
+    reqs = [get("evil.test."), get("evil.test"), bare, get("bad.test", "/x"), get("p80.test", "/", port="80")]
+    out = both(CFG + "FilterType ere\nFilterURLs On\n", {"filter": flt}, reqs,
+               hosts=("evil.test", "bad.test", "p80.test"))
+    got = [(_klass(a), _klass(b)) for _, a, b, _, _ in out.results]
+    assert got[0] == ("denied", "denied") and got[2] == ("denied", "denied") and got[4] == ("denied", "denied")
+    assert got[1] == ("allowed", "denied") and got[3] == ("allowed", "allowed")  # narrower, and reported:
+    assert out.inexact("TS291", 1) and out.inexact("TS291", 2) and out.inexact("TS291", 3)
+    assert_never_widened(out)

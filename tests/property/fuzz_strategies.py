@@ -208,6 +208,8 @@ def url_entry(draw: st.DrawFn, ere: bool, ko: frozenset[str], pool: list[str]) -
         choices.append("squid-internal-mgr")
     if on("url-decoding", ko):
         choices += ["%2e", "%20", "/x%2Fy"]
+    if on("host-spelling", ko):  # spellings squid's URL rewrites: a trailing host dot, a missing path
+        choices += ["^http://" + host + "\\.[:/]", host + "(:[0-9]+)?$"]
     return draw(st.sampled_from(choices))
 
 

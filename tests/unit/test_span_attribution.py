@@ -114,6 +114,8 @@ CASES: list[tuple[str, str, str, str | None, dict[str, object], str]] = [
     ("TS276", "f:1", FILTER + URLS + ERE + DENY, "^http://a\\.example/%2e\n", {}, "1.11"),
     ("TS277", "f:2", FILTER + URLS + ERE, "^http://ok\\.example/\n%20\n", {}, "1.11"),
     ("TS278", "f:1", FILTER + URLS + ERE, "^http://a\\.example/%2e\n", {}, "1.11"),
+    ("TS253", "f:2", FILTER + URLS + ERE, "^http://ok\\.example/\n^http://e\\.test\\.x?/\n", {}, "1.11"),
+    ("TS291", "f:1", FILTER + URLS + ERE, "^http://a\\.example\\./\n", {}, "1.11"),
     ("TS279", "FilterURLs", FILTER + URLS + ERE, "^http://a\\.example/x\n", {"squid_version": "7"}, "1.11"),
     ("TS280", "f:1", FILTER + ERE, "a[[:alpha:]-z]\n", {}, "1.11"),
     ("TS281", "f:1", FILTER + ERE + DENY, "(a)\\1\n^ok\\.example$\n", {}, "1.11"),

@@ -182,9 +182,11 @@ class Found:
 
 
 def difference(left: fa.DFA, right: fa.DFA, *, connect_default_port: bool = True,
-               budget: int = BUDGET) -> Found | None:
+               budget: int = BUDGET, only: bool | None = None) -> Found | None:
     """A request text (GET URL or CONNECT authority, as sent) that ``left`` (tinyproxy, on the text)
-    and ``right`` (squid, on its normalised URL) decide differently, or None."""
+    and ``right`` (squid, on its normalised URL) decide differently, or None. With ``only``, just a
+    text that ``left`` accepts (True) or rejects (False) and ``right`` decides the other way: e.g.
+    ``only=True`` for a blocklist asks "does squid miss any spelling tinyproxy blocked?"."""
     t = _requests(connect_default_port)
     num, quad = _numeric()
     Node = tuple[int, int, int, int, int]
@@ -202,7 +204,7 @@ def difference(left: fa.DFA, right: fa.DFA, *, connect_default_port: bool = True
         close = t.final.get(st)
         if close is not None and (not num.accept[n] or quad.accept[d]):
             rr = _walk(right, r, close)
-            if left.accept[q] != right.accept[rr]:
+            if left.accept[q] != right.accept[rr] and only in (None, left.accept[q]):
                 return _found(parent, node, close, left.accept[q])
         for ei, (chars, how, target) in enumerate(t.edges[st]):
             if not chars:  # ε

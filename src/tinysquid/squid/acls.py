@@ -62,7 +62,7 @@ from tinysquid.diagnostics.model import Diagnostic, make
 from tinysquid.policy import automata as fa
 from tinysquid.policy import ir
 from tinysquid.policy import posix_regex as rx
-from tinysquid.squid import host_spelling, posix, url_decoding
+from tinysquid.squid import host_spelling, posix, url_decoding, url_spelling
 
 SOURCE = "convert"
 MAX_VALUE = 1000  # squid skips a regex over BUFSIZ-1; our lines stay < 2000 characters
@@ -584,7 +584,7 @@ def _url_decoding_values(pattern: ir.DestPattern, dest: ir.DestPolicy, values: t
             return ()
         witness = url_decoding.block_witness(tree, tp_icase, squid_side(values))
         if witness is None:
-            return values
+            return _url_spelling_values(pattern, tree, values, report)
         extra = tuple(AclValue(URL_REGEX, regex_token(e), values[0].flags)
                       for e in url_decoding.widened_for_decoding(pattern.regex))
         if extra:
@@ -596,7 +596,7 @@ def _url_decoding_values(pattern: ir.DestPattern, dest: ir.DestPolicy, values: t
                                     "%-decoded spellings: " + ", ".join(v.value for v in extra), source=SOURCE,
                                     span=pattern.origin, consequence="the entry blocks more requests than in "
                                     "tinyproxy"))
-                return wider
+                return _url_spelling_values(pattern, tree, wider, report)
             witness = again
     except (fa.Unsupported, rx.RegexError, RecursionError, Unrepresentable) as exc:
         why = f"the %-decoding check cannot decide it ({exc})"
@@ -611,6 +611,48 @@ def _url_decoding_values(pattern: ir.DestPattern, dest: ir.DestPolicy, values: t
     raise InputError(make("TS277", f"blocklist URL pattern {pattern.source_text!r} cannot refuse every request "
                           f"tinyproxy refused: squid tests the %-decoded URL, so e.g. {witness!r} would pass",
                           source=SOURCE, span=pattern.origin))
+
+
+def _url_spelling_values(pattern: ir.DestPattern, tree: rx.Node, values: tuple[AclValue, ...],
+                         report: Report | None) -> tuple[AclValue, ...]:
+    """A blocklist FilterURLs entry's values, widened until they block every request spelling the
+    entry blocked as sent, now that squid tests the normalised URL (:mod:`.url_spelling`): a host's
+    trailing dot, ``:80`` and a missing path are gone there (TS291); when no widening holds, the
+    conversion stops (TS253)."""
+    tp_icase = not pattern.case_sensitive
+
+    def side(vals: tuple[AclValue, ...]) -> list[tuple[str, bool]]:
+        return [(squid_compiled(v.value), "-i" in v.flags) for v in vals]
+
+    try:
+        found = url_spelling.block_witness(tree, tp_icase, side(values))
+        if found is None:
+            return values
+        extra: tuple[AclValue, ...] = ()
+        wider_text = url_spelling.widened_for_spelling(pattern.regex)
+        if wider_text is not None:
+            extra = (AclValue(URL_REGEX, regex_token(wider_text), values[0].flags),)
+            again = url_spelling.block_witness(tree, tp_icase, side(values + extra))
+        else:
+            again = found
+        if again is not None and "-i" not in values[0].flags:  # squid lower-cases the host
+            extra = tuple(AclValue(v.acl_type, v.value, ("-i",)) for v in extra or values[:1])
+            again = url_spelling.block_witness(tree, tp_icase, side(values + extra))
+    except (fa.Unsupported, fa.BudgetExceeded, rx.RegexError, RecursionError, Unrepresentable) as exc:
+        raise InputError(make("TS253", f"blocklist URL pattern {pattern.source_text!r}: the check of the URL "
+                              f"spellings squid normalises cannot decide it ({exc})", source=SOURCE,
+                              span=pattern.origin)) from None
+    if again is not None:
+        raise InputError(make("TS253", f"blocklist URL pattern {pattern.source_text!r} cannot block every request "
+                              f"tinyproxy blocked: squid tests the normalised URL, so e.g. {found.text!r} (tested as "
+                              f"{found.seen!r}) would pass", source=SOURCE, span=pattern.origin))
+    if report is not None:
+        report.add(make("TS291", f"blocklist URL pattern {pattern.source_text!r} also blocks the URLs squid makes of "
+                        f"what it blocked, e.g. {found.text!r} (tested as {found.seen!r}): "
+                        + ", ".join(v.value for v in extra), source=SOURCE, span=pattern.origin,
+                        consequence="the entry blocks more requests than in tinyproxy",
+                        data={"witness": found.text}))
+    return values + extra
 
 
 def as_host_regex(value: AclValue) -> tuple[str, bool] | None:

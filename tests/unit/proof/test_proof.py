@@ -198,7 +198,9 @@ def test_url_mode_compares_request_spellings(tmp_path):
 def test_a_connect_without_a_port_is_a_witness_before_squid_7(version, want):
     from tinysquid.options import SquidVersion
 
-    dest = ir.DestPolicy(ir.MatchSubject.URL, ir.Action.ALLOW, (ir.DestPattern("^[0-9.]+$", False, ERE, "^[0-9.]+$"),))
+    # an allowlist: a blocklist entry is widened to block squid's `:443` form too (TS291)
+    pat = "^[0-9.]+:443$"
+    dest = ir.DestPolicy(ir.MatchSubject.URL, ir.Action.DENY, (ir.DestPattern(pat, False, ERE, pat),))
     v = pc.prove_destinations(dest, SquidVersion(version) if version else None)[0]
     assert v.proof == want
     if want == "witness":
@@ -207,7 +209,7 @@ def test_a_connect_without_a_port_is_a_witness_before_squid_7(version, want):
 
 @pytest.mark.parametrize("filter_text,extra,code", [
     ("10.137.255.254\n", "", "TS809"),  # an IPv6 witness verify does not send: [::a89:fffe]
-    ("^[0-9.]+$\n", "FilterURLs On\nFilterType ere\n", "TS810"),  # CONNECT 0.0.0.0
+    ("^[0-9.]+:443$\n", "FilterURLs On\nFilterType ere\nFilterDefaultDeny Yes\n", "TS810"),  # CONNECT 0.0.0.0
 ])
 def test_unsent_witnesses_are_warnings_that_strict_fails(tmp_path, filter_text, extra, code):
     res, doc = _convert(tmp_path, filter_text, extra)

@@ -28,6 +28,14 @@ CODES: tuple[CodeInfo, ...] = (
              "First match wins, so the line has no effect in tinyproxy either; it is dropped.",
              "Remove the line, or move it above the rule that shadows it if it was meant to win.", None),
     # ----------------------------------------------------------------- destinations
+    CodeInfo("TS253", "dest-url-block-spelling-unrepresentable", E,
+             "A FilterURLs blocklist entry matches a request spelling whose normalised URL no squid value "
+             "derived from it blocks.",
+             "squid's url_regex tests the normalised URL (no trailing host dot, no :80, '/' for a missing "
+             "path); the entry and its widened form would let through a request tinyproxy refused. Nothing "
+             "is written.",
+             "Rewrite the entry for the normalised URL (the finding names a request that would pass), or use "
+             "host patterns (FilterURLs off).", None),
     CodeInfo("TS255", "dest-url-regex-approximated", W,
              "A URL-mode filter pattern becomes a squid url_regex, which tests squid's normalised URL.",
              "tinyproxy tests the raw request-target as sent (explicit :80, case, escapes); squid lower-cases "
@@ -135,6 +143,14 @@ CODES: tuple[CodeInfo, ...] = (
              "squid has no SOCKS parent; with --socks-direct the requests of this route connect directly "
              "instead of failing, leaving through the proxy's own egress.",
              "Drop --socks-direct to make them fail closed, or run an HTTP-to-SOCKS bridge sidecar.", A),
+    CodeInfo("TS291", "dest-url-block-spelling-widened", W,
+             "A FilterURLs blocklist entry also blocks the URLs squid makes of what it matched as sent.",
+             "squid's url_regex tests the normalised URL: the host without its trailing dot, no :80, '/' for a "
+             "missing path, host:443 for a CONNECT without a port. The entry is emitted with an extra value "
+             "(the dot, :80 and the end made optional), checked over every such spelling, so nothing "
+             "tinyproxy blocked gets through; it may block a little more.",
+             "Write the entry for the normalised URL (e.g. end it with '/' rather than '$'), or use host "
+             "patterns (FilterURLs off).", A),
     CodeInfo("TS293", "dest-entry-trailing-dot", I,
              "This filter entry can decide a host written with a trailing dot differently: squid removes "
              "the dot before matching ('api.example.com.' is decided as 'api.example.com').",
